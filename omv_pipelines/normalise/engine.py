@@ -1,0 +1,341 @@
+"""Source-shaped table + mapping + schema → (valid rows in the schema, problems found, one row each).
+
+The engine knows nothing of Dagster or of where the data came from. It works column by column with
+vectorised pandas operations; the only Python loops are over the schema's fields.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from omv_pipelines.catalog.communes import Commune
+from omv_pipelines.normalise import cast
+from omv_pipelines.normalise.config import GeometryMapping, Mapping
+from omv_pipelines.normalise.geometry import Geometries, from_geojson, from_wkt, from_xy
+from omv_pipelines.schemas import DatasetSchema
+from omv_pipelines.sources.base import GEOMETRY, PROVENANCE_COLUMNS, SOURCE_ID, SOURCE_ROW
+
+PROBLEM_COLUMNS = ["source_id", "source_row", "record_id", "field", "severity", "error_type", "message", "raw_value"]
+
+
+class MappingError(ValueError):
+    """The mapping cannot be applied to this source at all (e.g. a mapped column does not exist)."""
+
+
+@dataclass
+class NormaliseResult:
+    valid: pd.DataFrame  # exactly the schema's fields, typed
+    rejected: pd.DataFrame  # one row per error that rejected a source row (PROBLEM_COLUMNS)
+    warnings: pd.DataFrame  # problems that were fixed or tolerated; the row was kept (PROBLEM_COLUMNS)
+    unknown_columns: list[str] = field(default_factory=list)  # source columns the schema does not know
+    matched_columns: dict[str, str] = field(default_factory=dict)  # schema field → source column used
+    source_rows: int = 0
+
+    @property
+    def rejected_rows(self) -> int:
+        if self.rejected.empty:
+            return 0
+        return int(self.rejected[["source_id", "source_row"]].drop_duplicates().shape[0])
+
+
+def column_key(name: str) -> str:
+    """Column names are matched ignoring case, accents, spaces and punctuation ('N° police' ~ 'n_police')."""
+    return re.sub(r"[^a-z0-9]", "", cast.fold_one(name))
+
+
+class _Problems:
+    """Collects problem masks per field, then builds the long table in one go."""
+
+    def __init__(self, raw: pd.DataFrame, record_ids: pd.Series):
+        self.raw = raw
+        self.record_ids = record_ids
+        self.parts: list[pd.DataFrame] = []
+
+    def add(self, mask: pd.Series, field_name: str, error_type: str, message, raw_value, severity="error"):
+        mask = mask.fillna(False).astype(bool)
+        if not mask.any():
+            return
+        index = mask[mask].index
+
+        def pick(value):
+            return value.loc[index].astype("string") if isinstance(value, pd.Series) else pd.Series(value, index=index, dtype="string")
+
+        self.parts.append(
+            pd.DataFrame(
+                {
+                    "source_id": self.raw.loc[index, SOURCE_ID].astype("string"),
+                    "source_row": self.raw.loc[index, SOURCE_ROW].astype("string"),
+                    "record_id": self.record_ids.loc[index].astype("string"),
+                    "field": field_name,
+                    "severity": severity,
+                    "error_type": error_type,
+                    "message": pick(message),
+                    "raw_value": pick(raw_value),
+                },
+                index=index,
+            )
+        )
+
+    def table(self, severity: str) -> pd.DataFrame:
+        parts = [p for p in self.parts if (p["severity"] == severity).all()]
+        if not parts:
+            return pd.DataFrame({c: pd.Series(dtype="string") for c in PROBLEM_COLUMNS})
+        return pd.concat(parts).astype("string")[PROBLEM_COLUMNS]
+
+
+def _quoted(values: pd.Series) -> pd.Series:
+    return "'" + values.fillna("").astype("string") + "'"
+
+
+def normalise(raw: pd.DataFrame, schema: DatasetSchema, mapping: Mapping, commune: Commune) -> NormaliseResult:
+    """Map, type and validate a harvested table. Raises MappingError only for whole-table problems."""
+    for column in (SOURCE_ID, SOURCE_ROW):
+        if column not in raw.columns:
+            raise MappingError(f"the harvested table has no {column} provenance column")
+    raw = raw.reset_index(drop=True)
+    resolver = _ColumnResolver(raw, schema, mapping)
+    index = raw.index
+
+    # Text form of every input, before typing: what the commune sees in its source, for the report.
+    inputs: dict[str, pd.Series] = {}
+    typed: dict[str, pd.Series] = {}
+    geometry_field = next((f["name"] for f in schema.fields if f["type"] == "geojson"), None)
+
+    ids = _record_ids(raw, resolver, mapping, commune, schema.primary_key)
+    problems = _Problems(raw, ids.fillna("(no id)"))
+
+    for spec in schema.fields:
+        name, kind = spec["name"], spec["type"]
+        if name == geometry_field:
+            geometries = _geometries(raw, resolver, mapping.geometry)
+            typed[name] = geometries.geojson
+            inputs[name] = geometries.source_text
+            problems.add(geometries.unreadable, name, "invalid_geometry",
+                         "not a readable geometry: expected a GeoJSON geometry, a WKT POINT or x/y numbers", geometries.source_text)
+            problems.add(geometries.outside_wallonia, name, "outside_wallonia",
+                         "coordinates are outside Wallonia; check the CRS of the source (Lambert 72 is EPSG:31370)", geometries.source_text)
+            problems.add(geometries.swapped, name, "swapped_coordinates",
+                         "latitude and longitude were swapped; they have been put in [lon, lat] order", geometries.source_text, "warning")
+            continue
+        if name == schema.primary_key:
+            source = ids
+        elif name == "ins_code":
+            source = resolver.constant_or(name, commune.ins_code)
+        elif name == "municipality":
+            source = resolver.constant_or(name, commune.name)
+        else:
+            source = resolver.series(name)
+        if name in mapping.values:
+            source = _apply_vocabulary(source, mapping.values[name])
+        inputs[name] = cast.as_text(source)
+        formats = mapping.formats.get(name)
+        formats = [formats] if isinstance(formats, str) else formats
+        constraints = spec.get("constraints", {})
+        if "enum" in constraints and kind == "string":
+            value, bad = cast.cast_enum(source, constraints["enum"])
+            problems.add(bad, name, "not_in_enum", "not one of: " + ", ".join(constraints["enum"]), inputs[name])
+        else:
+            value, bad = _CASTERS[kind](source, formats) if kind in ("date", "datetime") else _CASTERS[kind](source)
+            problems.add(bad, name, "invalid_" + kind, _TYPE_HINTS[kind], inputs[name])
+        typed[name] = value
+
+    for spec in schema.fields:
+        _check_constraints(spec, typed[spec["name"]], inputs[spec["name"]], problems)
+    _check_commune(typed, commune, problems, schema.primary_key)
+
+    table = pd.DataFrame(typed, index=index)[schema.field_names]
+    rejected = problems.table("error")
+    bad_rows = rejected.index.unique() if not rejected.empty else pd.Index([])
+    valid = table.drop(index=bad_rows).reset_index(drop=True)
+    return NormaliseResult(
+        valid=valid,
+        rejected=rejected.reset_index(drop=True),
+        warnings=problems.table("warning").reset_index(drop=True),
+        unknown_columns=resolver.unused(),
+        matched_columns=resolver.used,
+        source_rows=len(raw),
+    )
+
+
+_CASTERS = {
+    "string": lambda s: cast.cast_string(s),
+    "integer": cast.cast_integer,
+    "number": cast.cast_number,
+    "year": cast.cast_year,
+    "boolean": cast.cast_boolean,
+    "date": cast.cast_date,
+    "datetime": cast.cast_datetime,
+}
+_TYPE_HINTS = {
+    "string": "not text",
+    "integer": "not a whole number",
+    "number": "not a number (use a dot or a decimal comma, no units)",
+    "year": "not a year (4 digits)",
+    "boolean": "not a yes/no value (true/false, oui/non, 1/0, Y/N, vrai/faux)",
+    "date": "not a date: use yyyy-mm-dd or dd/mm/yyyy, or declare the format under mapping.formats",
+    "datetime": "not a date and time: use ISO 8601 (2024-03-01T14:30:00+01:00) or declare the format",
+}
+
+
+class _ColumnResolver:
+    """Finds the source column for each schema field and remembers which ones were used."""
+
+    def __init__(self, raw: pd.DataFrame, schema: DatasetSchema, mapping: Mapping):
+        self.raw = raw
+        self.mapping = mapping
+        self.by_key = {}
+        for column in raw.columns:
+            if column not in PROVENANCE_COLUMNS:
+                self.by_key.setdefault(column_key(str(column)), column)
+        self.used: dict[str, str] = {}
+        self.consumed: set[str] = set()
+        unknown_fields = set(mapping.columns) - set(schema.field_names)
+        if unknown_fields:
+            raise MappingError(
+                f"mapping.columns names field(s) not in the schema {schema.key}: {', '.join(sorted(unknown_fields))}; "
+                f"fields are: {', '.join(schema.field_names)}"
+            )
+        for field_name in mapping.columns:
+            self.source_column(mapping.columns[field_name], field_name)  # fail early on a missing column
+
+    def source_column(self, name: str, for_field: str) -> str:
+        if name in self.raw.columns:
+            return name
+        found = self.by_key.get(column_key(name))
+        if found is None:
+            available = ", ".join(str(c) for c in self.raw.columns if c not in PROVENANCE_COLUMNS)
+            raise MappingError(
+                f"field {for_field!r} is mapped to column {name!r}, which the source does not have; "
+                f"its columns are: {available}"
+            )
+        return found
+
+    def take(self, column: str, for_field: str) -> pd.Series:
+        self.used[for_field] = column
+        self.consumed.add(column)
+        return self.raw[column]
+
+    def find(self, field_name: str) -> str | None:
+        if field_name in self.mapping.columns:
+            return self.source_column(self.mapping.columns[field_name], field_name)
+        return self.by_key.get(column_key(field_name))
+
+    def series(self, field_name: str) -> pd.Series:
+        if field_name in self.mapping.constants:
+            return pd.Series(self.mapping.constants[field_name], index=self.raw.index)
+        column = self.find(field_name)
+        if column is None:
+            return pd.Series(pd.NA, index=self.raw.index, dtype="string")
+        return self.take(column, field_name)
+
+    def constant_or(self, field_name: str, default: str) -> pd.Series:
+        """Commune fields: the source's values when it has them (then checked), else the commune's."""
+        if field_name not in self.mapping.constants and self.find(field_name) is not None:
+            values = cast.as_text(self.series(field_name))
+            return values.fillna(default)
+        return pd.Series(self.mapping.constants.get(field_name, default), index=self.raw.index, dtype="string")
+
+    def unused(self) -> list[str]:
+        ignored = {GEOMETRY}
+        return [str(c) for c in self.raw.columns if c not in PROVENANCE_COLUMNS and c not in self.consumed and c not in ignored]
+
+
+def _apply_vocabulary(values: pd.Series, vocabulary: dict) -> pd.Series:
+    """Replace listed source values (matched ignoring case and accents); others are kept as they are."""
+    by_key = {cast.fold_one(k): v for k, v in vocabulary.items()}
+    text = cast.as_text(values)
+    replaced = cast.fold(text).map(by_key)
+    return replaced.where(replaced.notna(), text).astype("string") if replaced.notna().any() else text
+
+
+def _record_ids(raw, resolver: _ColumnResolver, mapping: Mapping, commune: Commune, id_field: str | None) -> pd.Series:
+    """'<ins_code>-<local number>' from the id template, the source's id column, or the row number."""
+    prefix = commune.ins_code + "-"
+    if mapping.id:
+        local = pd.Series("", index=raw.index, dtype="string")
+        missing = pd.Series(False, index=raw.index)
+        for literal, column, _, _ in string.Formatter().parse(mapping.id):
+            local = local + literal
+            if column is None:
+                continue
+            if column == "ins_code":
+                part = pd.Series(commune.ins_code, index=raw.index, dtype="string")
+            else:
+                part = cast.as_text(resolver.take(resolver.source_column(column, id_field or "id"), id_field or "id"))
+            missing |= part.isna()
+            local = local + part.fillna("")
+        ids = local.where(~missing)
+        has_prefix = "{ins_code}" in mapping.id
+    elif id_field and resolver.find(id_field) is not None:
+        ids = cast.as_text(resolver.series(id_field))
+        has_prefix = False
+    else:
+        ids = raw[SOURCE_ROW].astype("string")
+        has_prefix = False
+    if not has_prefix:
+        ids = ids.where(ids.str.startswith(prefix).fillna(False), prefix + ids)
+    return ids
+
+
+@dataclass
+class _SourcedGeometries(Geometries):
+    source_text: pd.Series = None  # type: ignore[assignment]
+
+
+def _geometries(raw: pd.DataFrame, resolver: _ColumnResolver, config: GeometryMapping | None) -> _SourcedGeometries:
+    config = config or GeometryMapping()
+    if config.x and config.y:
+        x = resolver.take(resolver.source_column(config.x, "geometry x"), "geometry x")
+        y = resolver.take(resolver.source_column(config.y, "geometry y"), "geometry y")
+        result, text = from_xy(x, y, config.crs), cast.as_text(x) + " " + cast.as_text(y)
+    elif config.wkt:
+        values = resolver.take(resolver.source_column(config.wkt, "geometry"), "geometry")
+        result, text = from_wkt(values, config.crs), cast.as_text(values)
+    else:
+        column = config.geojson and resolver.source_column(config.geojson, "geometry")
+        if column is None:
+            column = GEOMETRY if GEOMETRY in raw.columns else resolver.find("coordinates")
+        values = resolver.take(column, "geometry") if column else pd.Series(pd.NA, index=raw.index, dtype="string")
+        result, text = from_geojson(values), cast.as_text(values)
+    return _SourcedGeometries(**vars(result), source_text=text)
+
+
+def _check_constraints(spec: dict, value: pd.Series, text: pd.Series, problems: _Problems) -> None:
+    name, constraints = spec["name"], spec.get("constraints", {})
+    if constraints.get("required"):
+        problems.add(value.isna() & text.isna(), name, "missing_value", "required value is missing", text)
+    present = value.notna()
+    if "pattern" in constraints:
+        matches = value.astype("string").str.fullmatch(constraints["pattern"]).fillna(False)
+        problems.add(present & ~matches, name, "pattern", "does not match " + constraints["pattern"], text)
+    if "minimum" in constraints:
+        problems.add(present & (value < constraints["minimum"]), name, "minimum", f"below the minimum {constraints['minimum']}", text)
+    if "maximum" in constraints:
+        problems.add(present & (value > constraints["maximum"]), name, "maximum", f"above the maximum {constraints['maximum']}", text)
+    if "maxLength" in constraints:
+        problems.add(present & (value.astype("string").str.len() > constraints["maxLength"]), name, "max_length",
+                     f"longer than {constraints['maxLength']} characters", text)
+    fmt = spec.get("format")
+    if fmt == "email":
+        ok = value.astype("string").str.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+").fillna(False)
+        problems.add(present & ~ok, name, "invalid_email", "not an e-mail address", text)
+    elif fmt == "uri":
+        ok = value.astype("string").str.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://\S+$").fillna(False)
+        problems.add(present & ~ok, name, "invalid_uri", "not a URL (it must start with https:// or http://)", text)
+    if constraints.get("unique"):
+        duplicated = present & value.duplicated(keep=False)
+        problems.add(duplicated, name, "duplicate", "value appears on several rows; each row needs its own", text)
+
+
+def _check_commune(typed: dict[str, pd.Series], commune: Commune, problems: _Problems, id_field: str | None) -> None:
+    if "ins_code" in typed:
+        other = typed["ins_code"].notna() & (typed["ins_code"] != commune.ins_code)
+        problems.add(other, "ins_code", "wrong_commune", f"INS code differs from the commune's ({commune.ins_code} {commune.name})", typed["ins_code"])
+    if id_field and id_field in typed:
+        prefix = commune.ins_code + "-"
+        wrong = typed[id_field].notna() & ~typed[id_field].str.startswith(prefix).fillna(False)
+        problems.add(wrong, id_field, "id_prefix", f"id must start with '{prefix}'", typed[id_field])
