@@ -1,0 +1,318 @@
+"""Harvest a table or a query from a SQL database through SQLAlchemy.
+
+The read runs in a read-only transaction with a statement timeout where the database allows it, and
+streams rows with a server-side cursor in chunks so that memory stays flat while the rows arrive.
+PostGIS geometry is returned as GeoJSON text in WGS84 ([lon, lat]) in the `geometry` column.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import parse_qs, quote, urlsplit
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from omv_pipelines.sources.base import GEOMETRY, Harvest, SourceError, add_provenance
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from sqlalchemy.engine import URL, Connection
+
+URL_EXAMPLE = "postgresql+psycopg://user:pass@host/db"
+# The pip extra that brings a driver for a dialect family, and the URL scheme that uses that driver.
+DRIVER_EXTRAS = {
+    "postgresql": ("postgres", "postgresql+psycopg"),
+    "mysql": ("mysql", "mysql+pymysql"),
+    "mariadb": ("mysql", "mariadb+pymysql"),
+}
+# The GeoJSON column is first read under this name so that it cannot clash with a source column.
+_GEOJSON_TMP = "__omv_geojson"
+
+
+class SqlSource(BaseModel):
+    """A table or a query in a SQL database reachable with a SQLAlchemy URL."""
+
+    # hide_input_in_errors: a refused url must not be echoed, password and all, in the validation error.
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, hide_input_in_errors=True)
+
+    kind: Literal["sql"] = "sql"
+    """Source type discriminator."""
+    url_env: str | None = None
+    """Name of the environment variable that holds the SQLAlchemy URL (with its password), e.g.
+    OMV_NAMUR_DB=postgresql+psycopg://user:pass@host/db. Use this whenever the database needs a password."""
+    url: str | None = None
+    """SQLAlchemy URL without a password, e.g. sqlite:///{base_dir}/namur.sqlite ({base_dir} is the
+    catalogue folder). A URL with a password is refused: put it in an environment variable (url_env)."""
+    table: str | None = None
+    """Table (or view) to read whole, optionally schema-qualified: 'mobilite.velos'."""
+    query: str | None = None
+    """SELECT statement to run instead of a table. Values go in `params` as :name placeholders."""
+    params: dict[str, Any] = Field(default_factory=dict)
+    """Values bound to the :name placeholders of `query` (bound by the driver, never pasted into SQL)."""
+    geometry_column: str | None = None
+    """PostGIS geometry column, returned reprojected to WGS84 as GeoJSON text in the `geometry` column."""
+    chunk_size: int = Field(50_000, gt=0)
+    """Rows fetched per round trip from the server-side cursor."""
+    timeout_s: float = Field(300, gt=0)
+    """Statement timeout in seconds (PostgreSQL, MariaDB, MySQL)."""
+
+    @model_validator(mode="after")
+    def _check(self) -> SqlSource:
+        if (self.url_env is None) == (self.url is None):
+            raise ValueError("give exactly one of url_env (name of an environment variable) or url")
+        if (self.table is None) == (self.query is None):
+            raise ValueError("give exactly one of table or query")
+        if self.params and self.query is None:
+            raise ValueError("params go with a query, not with a table")
+        if self.url is not None and _has_password(self.url):
+            raise ValueError(
+                "the url contains a password: never write secrets in the catalogue; put the URL in an "
+                "environment variable and name it with url_env"
+            )
+        return self
+
+
+def _has_password(url: str) -> bool:
+    parts = urlsplit(url)
+    query = {k.lower() for k in parse_qs(parts.query)}
+    return bool(parts.password) or "password" in query
+
+
+def harvest_sql(
+    config: SqlSource,
+    *,
+    source_id: str,
+    base_dir: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Harvest:
+    """Read the configured table or query into one DataFrame with provenance columns."""
+    import sqlalchemy as sa
+    from sqlalchemy.pool import NullPool
+
+    started = time.perf_counter()
+    url = _resolve_url(config, source_id, base_dir, os.environ if env is None else env)
+    location = _mask(url)
+    secrets = _secrets(url)
+
+    def fail(message: str, hint: str | None = None) -> SourceError:
+        return SourceError(source_id, _scrub(message, secrets), _scrub(hint, secrets) if hint else None)
+
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        if not Path(url.database).is_file():
+            raise fail(f"SQLite file not found: {url.database}", "check the url and the catalogue folder")
+    try:
+        engine = sa.create_engine(url, poolclass=NullPool, connect_args=_connect_args(url, config.timeout_s))
+    except (ImportError, sa.exc.NoSuchModuleError) as err:
+        if url.get_backend_name() in DRIVER_EXTRAS:
+            extra, scheme = DRIVER_EXTRAS[url.get_backend_name()]
+            hint = f"pip install 'omv_pipelines[{extra}]' and write the URL as {scheme}://..."
+        else:
+            hint = "install the SQLAlchemy dialect and driver for this database"
+        raise fail(f"no database driver for {url.drivername!r} ({err})", hint) from None
+
+    chunks: list[pa.Table] = []
+    try:
+        with engine.connect() as conn:
+            _begin_read_only(conn, config.timeout_s)
+            stmt = _statement(config, conn)
+            streaming = conn.execution_options(stream_results=True, yield_per=config.chunk_size)
+            # Result.yield_per again: the execution option alone is not applied to text() statements.
+            result = streaming.execute(stmt, config.params).yield_per(config.chunk_size)
+            columns = list(result.keys())
+            for rows in result.partitions():
+                chunks.append(_to_arrow(rows, columns))
+            conn.rollback()
+    except sa.exc.DBAPIError as err:
+        message = _first_lines(str(err.orig))
+        hint = None
+        if "timeout" in message.lower() or "max_statement_time" in message.lower():
+            hint = f"the read took longer than timeout_s={config.timeout_s}: raise it or narrow the query"
+        elif isinstance(err, sa.exc.OperationalError) and "connect" in message.lower():
+            hint = "check that the database server is running and that host and port are right"
+        raise fail(f"reading {location} failed: {message}", hint) from None
+    except sa.exc.SQLAlchemyError as err:
+        raise fail(f"reading {location} failed: {_first_lines(str(err))}") from None
+    finally:
+        engine.dispose()
+
+    frame = _to_frame(chunks, columns, config, fail)
+    add_provenance(frame, source_id, pd.Timestamp.now(tz="UTC"), pd.RangeIndex(1, len(frame) + 1))
+    stats = {
+        "chunks": len(chunks),
+        "rows": len(frame),
+        "duration_s": round(time.perf_counter() - started, 3),
+        "dialect": engine.dialect.name,
+    }
+    return Harvest(frame=frame, source_id=source_id, location=location, stats=stats)
+
+
+def _resolve_url(config: SqlSource, source_id: str, base_dir: Path | None, env: Mapping[str, str]) -> URL:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    if config.url_env is not None:
+        raw = env.get(config.url_env)
+        if not raw:
+            raise SourceError(
+                source_id,
+                f"environment variable {config.url_env} is not set",
+                f"set {config.url_env} to a SQLAlchemy URL like {URL_EXAMPLE}",
+            )
+        origin = f"the value of {config.url_env}"
+    else:
+        raw = config.url or ""
+        if "{base_dir}" in raw:
+            if base_dir is None:
+                raise SourceError(source_id, "the url uses {base_dir} but no base folder was given")
+            raw = raw.replace("{base_dir}", Path(base_dir).resolve().as_posix())
+        origin = "the url"
+    try:
+        return make_url(raw)
+    except ArgumentError:
+        # SQLAlchemy's message repeats the whole string, password included: say it without it.
+        raise SourceError(
+            source_id, f"{origin} is not a SQLAlchemy URL", f"write it like {URL_EXAMPLE}"
+        ) from None
+
+
+def _mask(url: URL) -> str:
+    """The URL as text with every secret replaced by ***."""
+    if any(k.lower() == "password" for k in url.query):
+        url = url.update_query_dict({k: "***" for k in url.query if k.lower() == "password"})
+    return url.render_as_string(hide_password=True)
+
+
+def _secrets(url: URL) -> list[str]:
+    values = [url.password or ""] + [v for k, v in url.query.items() if k.lower() == "password"]
+    flat = [v for value in values for v in ([value] if isinstance(value, str) else value) if v]
+    return flat + [quote(v, safe="") for v in flat]
+
+
+def _scrub(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
+
+
+def _first_lines(text: str, n: int = 2) -> str:
+    return " ".join(line.strip() for line in text.strip().splitlines()[:n])
+
+
+def _connect_args(url: URL, timeout_s: float) -> dict[str, Any]:
+    """A bounded connection wait, so an unreachable host fails instead of hanging."""
+    seconds = max(1, min(30, math.ceil(timeout_s)))
+    backend = url.get_backend_name()
+    if backend == "postgresql" and url.get_driver_name() in ("psycopg", "psycopg2"):
+        return {"connect_timeout": seconds}
+    if backend in ("mysql", "mariadb") and url.get_driver_name() == "pymysql":
+        return {"connect_timeout": seconds}
+    return {}
+
+
+def _begin_read_only(conn: Connection, timeout_s: float) -> None:
+    """Make the transaction read-only and bounded in time, with whatever the dialect offers."""
+    from sqlalchemy import text
+
+    name = conn.dialect.name
+    if name == "postgresql":
+        conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+        conn.execute(text("SELECT set_config('statement_timeout', :ms, true)"), {"ms": str(int(timeout_s * 1000))})
+    elif name in ("mysql", "mariadb"):
+        if getattr(conn.dialect, "is_mariadb", False):
+            conn.execute(text("SET SESSION max_statement_time = :s"), {"s": float(timeout_s)})
+        else:
+            conn.execute(text("SET SESSION max_execution_time = :ms"), {"ms": int(timeout_s * 1000)})
+        conn.exec_driver_sql("START TRANSACTION READ ONLY")
+    elif name == "sqlite":
+        conn.exec_driver_sql("PRAGMA query_only = ON")
+
+
+def _statement(config: SqlSource, conn: Connection):
+    """The SELECT to run; with a geometry column it adds the GeoJSON of that column under a temporary name."""
+    import sqlalchemy as sa
+
+    geom = config.geometry_column
+    if geom is not None and conn.dialect.name != "postgresql":
+        raise sa.exc.ArgumentError(
+            f"geometry_column needs PostGIS (PostgreSQL); this database is {conn.dialect.name}"
+        )
+    if config.table is not None:
+        schema, _, name = config.table.rpartition(".")
+        table = sa.table(name, *([sa.column(geom)] if geom else []), schema=schema or None)
+        columns: list[Any] = [sa.literal_column("*")]
+        if geom:
+            columns.append(_geojson(table.c[geom]).label(_GEOJSON_TMP))
+        return sa.select(*columns).select_from(table)
+    query = config.query.strip().rstrip(";")
+    if geom is None:
+        return sa.text(query)
+    quoted = conn.dialect.identifier_preparer.quote(geom)
+    return sa.text(
+        f"SELECT omv_q.*, ST_AsGeoJSON(ST_Transform(omv_q.{quoted}, 4326)) AS {_GEOJSON_TMP} "
+        f"FROM ({query}) AS omv_q"
+    )
+
+
+def _geojson(column):
+    import sqlalchemy as sa
+
+    return sa.func.ST_AsGeoJSON(sa.func.ST_Transform(column, sa.literal(4326, sa.Integer)))
+
+
+def _to_arrow(rows: list, columns: list[str]) -> pa.Table:
+    """One chunk of rows as an Arrow table; a column of mixed Python types (SQLite) becomes text."""
+    import pyarrow as pa
+
+    arrays = []
+    for values in zip(*rows, strict=True):
+        try:
+            arrays.append(pa.array(values))
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            arrays.append(pa.array([None if v is None else str(v) for v in values], pa.string()))
+    return pa.Table.from_arrays(arrays, names=columns)
+
+
+def _concat(chunks: list[pa.Table]) -> pa.Table:
+    """Concatenate chunks whose inferred types may differ (a null-only chunk, or text in one chunk)."""
+    import pyarrow as pa
+
+    try:
+        return pa.concat_tables(chunks, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        names = chunks[0].column_names
+        clash = {
+            name for name in names if len({c.schema.field(name).type for c in chunks} - {pa.null()}) > 1
+        }
+        as_text = [
+            c.select(names).cast(pa.schema([
+                pa.field(f.name, pa.string() if f.name in clash else f.type) for f in c.schema
+            ]))
+            for c in chunks
+        ]
+        return pa.concat_tables(as_text, promote_options="permissive")
+
+
+def _to_frame(chunks: list[pa.Table], columns: list[str], config: SqlSource, fail) -> pd.DataFrame:
+    duplicated = sorted({c for c in columns if columns.count(c) > 1})
+    if duplicated:
+        raise fail(f"the result has several columns named {', '.join(duplicated)}", "give them distinct aliases")
+    if chunks:
+        frame = _concat(chunks).to_pandas(types_mapper=pd.ArrowDtype)
+    else:
+        frame = pd.DataFrame({name: pd.Series(dtype=object) for name in columns})
+    if config.geometry_column is not None:
+        frame = frame.drop(columns=[config.geometry_column])
+        if GEOMETRY in frame.columns:
+            raise fail(
+                f"the result already has a column named {GEOMETRY!r} besides the geometry column",
+                "rename it in a query",
+            )
+        frame = frame.rename(columns={_GEOJSON_TMP: GEOMETRY})
+    return frame
