@@ -1,0 +1,200 @@
+"""In-memory portal state of the Opendatasoft emulator: datasets, files, resources, field configurations, and
+the processing that turns uploaded CSV files into published records."""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import json
+import re
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+BUSY_STATES = ("queued", "processing", "aborting_processing", "deleting", "saving_version")
+TYPE_PARAMS = ("text", "int", "double", "geo_point_2d", "geo_shape", "date", "datetime", "file")
+FIELD_CONFIG_TYPES = ("rename", "type", "annotate", "description", "order", "delete")
+ANNOTATIONS = ("id", "timeserie_precision", "unit", "decimals", "sortable", "multivalued", "hierarchical")
+
+_counter = itertools.count(1)
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def new_uid(prefix: str) -> str:
+    """Opendatasoft-looking identifiers (`da_…`, `re_…`, `fi_…`, `pr_…`), unique within the process."""
+    return f"{prefix}_{next(_counter):04d}{secrets.token_hex(2)}"
+
+
+def field_name(header: str) -> str:
+    """The technical field name Opendatasoft derives from a CSV header: lower case, `_` for other characters."""
+    return re.sub(r"[^a-z0-9_]+", "_", header.strip().lower()).strip("_") or "field"
+
+
+@dataclass
+class ApiKey:
+    key: str
+    username: str
+    permissions: frozenset[str]
+
+
+@dataclass
+class Dataset:
+    uid: str
+    dataset_id: str
+    owner: str
+    is_restricted: bool
+    metadata: dict[str, dict[str, dict]]
+    created_at: str = field(default_factory=now_iso)
+    updated_at: str = field(default_factory=now_iso)
+    files: dict[str, dict] = field(default_factory=dict)  # file uid → DatasetFile + "content" bytes
+    resources: dict[str, dict] = field(default_factory=dict)  # resource uid → Resource
+    field_configs: list[dict] = field(default_factory=list)
+    status: str = "idle"
+    previous: str | None = None
+    since: str = field(default_factory=now_iso)
+    message: str | None = None
+    records_errors: list[dict] = field(default_factory=list)
+    params: dict = field(default_factory=dict)
+    is_published: bool = False
+    records: list[dict] = field(default_factory=list)  # published records
+    fields: list[dict] = field(default_factory=list)  # published schema: name, label, type, annotations, description
+
+    def set_status(self, status: str) -> None:
+        self.previous, self.status, self.since = self.status, status, now_iso()
+
+    def as_json(self) -> dict:
+        return {
+            "uid": self.uid,
+            "dataset_id": self.dataset_id,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "is_published": self.is_published,
+            "is_restricted": self.is_restricted,
+            "metadata": self.metadata,
+            "default_security": {"is_data_visible": True, "visible_fields": None, "filter_query": "", "api_calls_quota": None},
+        }
+
+    def status_json(self) -> dict:
+        return {
+            "status": self.status,
+            "previous": self.previous,
+            "next": None,
+            "since": self.since,
+            "is_published": self.is_published,
+            "message": self.message,
+            "records_errors": self.records_errors,
+            "params": self.params,
+        }
+
+
+class ProcessingFailure(Exception):
+    """Raised inside processing to end it in `error` or `limit_reached` with the given records errors."""
+
+    def __init__(self, status: str, message: str, records_errors: list[dict], params: dict | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.records_errors = records_errors
+        self.params = params or {}
+
+
+def process(dataset: Dataset) -> tuple[list[dict], list[dict], list[dict]]:
+    """Extract every enabled csvfile resource and apply the field configurations, in stack order.
+
+    Returns (records, fields, records_errors). Conversion failures leave the value empty and add a record error,
+    as the real platform does; they do not fail the processing.
+    """
+    records: list[dict] = []
+    names: list[str] = []
+    for resource in dataset.resources.values():
+        if resource["type"] != "csvfile":
+            continue
+        file_uid = resource["datasource"]["file"]["uid"]
+        content = dataset.files[file_uid]["content"]
+        params = resource.get("params") or {}
+        encoding = params.get("encoding") or "utf-8"
+        text = content.decode("utf-8-sig" if encoding.lower().replace("_", "-") == "utf-8" else encoding)
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=params.get("separator") or ",")
+        rows = list(reader)
+        if not rows:
+            continue
+        header = [field_name(h) for h in rows[0]]
+        names += [h for h in header if h not in names]
+        records += [dict(zip(header, (cell if cell != "" else None for cell in row))) for row in rows[1:] if row]
+    fields = {n: {"name": n, "label": n, "type": "text", "annotations": {}, "description": None} for n in names}
+    errors: list[dict] = []
+    for config in dataset.field_configs:
+        kind, target = config["type"], config.get("field")
+        if kind == "type" and target in fields:
+            fields[target]["type"] = config["type_param"]
+            for number, record in enumerate(records):
+                try:
+                    record[target] = convert(record.get(target), config["type_param"])
+                except ValueError as exc:
+                    record[target] = None
+                    errors.append(
+                        {"record_id": str(number + 1), "field_uid": target, "processor_uid": config["uid"], "message": str(exc)}
+                    )
+        elif kind == "rename" and config["from_name"] in fields:
+            spec = fields.pop(config["from_name"])
+            spec.update(name=config["to_name"], label=config["field_label"])
+            fields[config["to_name"]] = spec
+            for record in records:
+                record[config["to_name"]] = record.pop(config["from_name"], None)
+        elif kind == "description" and target in fields:
+            fields[target]["description"] = config["description"]
+        elif kind == "annotate" and target in fields:
+            fields[target]["annotations"][config["annotation"]] = config.get("args") or True
+        elif kind == "delete" and target in fields:
+            del fields[target]
+            for record in records:
+                record.pop(target, None)
+        elif kind == "order":
+            order = [n for n in config.get("order") or config.get("args") or [] if n in fields]
+            fields = {n: fields[n] for n in order + [n for n in fields if n not in order]}
+    ordered = [{n: record.get(n) for n in fields} for record in records]
+    return ordered, list(fields.values()), errors
+
+
+def convert(value: str | None, type_param: str) -> object:
+    """A CSV cell as the Explore API returns it for the given field type."""
+    if value is None or type_param in ("text", "file"):
+        return value
+    try:
+        if type_param == "int":
+            return int(value)
+        if type_param == "double":
+            return float(value)
+        if type_param == "date":
+            return date.fromisoformat(value[:10]).isoformat()
+        if type_param == "datetime":
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).isoformat()
+        if type_param == "geo_shape":
+            shape = json.loads(value)
+            if not isinstance(shape, dict) or "type" not in shape:
+                raise ValueError("not a GeoJSON geometry")
+            return shape
+        if type_param == "geo_point_2d":
+            if value.lstrip().startswith("{"):
+                lon, lat = json.loads(value)["coordinates"][:2]
+            else:
+                lat, lon = (float(part) for part in value.split(","))
+            return {"lon": float(lon), "lat": float(lat)}
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"cannot convert {value[:60]!r} to {type_param}: {exc}") from None
+    raise ValueError(f"unknown type {type_param!r}")
+
+
+def csv_cell(value: object) -> str:
+    """A record value as the Explore CSV export writes it."""
+    if value is None:
+        return ""
+    if isinstance(value, dict) and set(value) == {"lon", "lat"}:
+        return f"{value['lat']}, {value['lon']}"
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
