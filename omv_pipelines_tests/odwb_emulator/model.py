@@ -9,6 +9,7 @@ import itertools
 import json
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
@@ -30,8 +31,9 @@ def new_uid(prefix: str) -> str:
 
 
 def field_name(header: str) -> str:
-    """The technical field name Opendatasoft derives from a CSV header: lower case, `_` for other characters."""
-    return re.sub(r"[^a-z0-9_]+", "_", header.strip().lower()).strip("_") or "field"
+    """The technical field name Opendatasoft derives from a CSV header: no accents, lower case, `_` otherwise."""
+    plain = unicodedata.normalize("NFKD", header).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9_]+", "_", plain.strip().lower()).strip("_") or "field"
 
 
 @dataclass
@@ -140,11 +142,12 @@ def process(dataset: Dataset) -> tuple[list[dict], list[dict], list[dict]]:
                         {"record_id": str(number + 1), "field_uid": target, "processor_uid": config["uid"], "message": str(exc)}
                     )
         elif kind == "rename" and config["from_name"] in fields:
-            spec = fields.pop(config["from_name"])
-            spec.update(name=config["to_name"], label=config["field_label"])
-            fields[config["to_name"]] = spec
-            for record in records:
-                record[config["to_name"]] = record.pop(config["from_name"], None)
+            source, target = config["from_name"], config["to_name"]
+            fields[source].update(name=target, label=config["field_label"])
+            fields = {(target if n == source else n): spec for n, spec in fields.items()}  # keeps the position
+            if source != target:
+                for record in records:
+                    record[target] = record.pop(source, None)
         elif kind == "description" and target in fields:
             fields[target]["description"] = config["description"]
         elif kind == "annotate" and target in fields:
