@@ -15,6 +15,7 @@ import io
 import json
 import re
 import secrets
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -128,7 +129,10 @@ class OdsEmulator:
         handler = type("Handler", (_Handler,), {"emulator": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, name="ods-emulator", daemon=True).start()
+        serve = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="ods-emulator", daemon=True
+        )
+        serve.start()
         return self
 
     def stop(self) -> None:
@@ -224,6 +228,10 @@ class OdsEmulator:
             for e in self.exchanges
             if e.method == method and pattern.search(e.path) and (status is None or e.status == status)
         )
+
+    def served_operations(self) -> list[tuple[str, str, str]]:
+        """(api, method, spec path template) of every endpoint the emulator answers."""
+        return [(r.api, r.method, r.template) for r in self._routes]
 
     def wait_idle(self, timeout_s: float = 10) -> None:
         """Wait until no dataset is processing (for tests that publish without the sync's polling)."""
@@ -705,6 +713,11 @@ def _multipart_file(content_type: str, body: bytes) -> tuple[str, str, bytes]:
 class _Handler(BaseHTTPRequestHandler):
     emulator: OdsEmulator
     protocol_version = "HTTP/1.1"
+    wbufsize = -1  # one write per response: no Nagle/delayed-ACK stall between headers and body
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
@@ -717,6 +730,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
+            self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (e.g. its timeout fired during an injected delay)
 
