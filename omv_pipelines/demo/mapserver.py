@@ -245,7 +245,8 @@ class MapServerWfs:
             folder = Path(self._tmp.name)
             mapfile, config = folder / "wfs.map", folder / "mapserver.conf"
             mapfile.write_text(render_mapfile(self.layers, self.url + "?"), encoding="utf-8")
-            config.write_text(f'CONFIG\n  ENV\n    MS_MAPFILE {_quote(mapfile)}\n  END\nEND\n', encoding="utf-8")
+            config_text = f"CONFIG\n  ENV\n    MS_MAPFILE {_quote(mapfile)}\n  END\nEND\n"
+            config.write_text(config_text, encoding="utf-8")
             httpd.mapserv, httpd.config_file = mapserv, config
         except BaseException:
             self.stop()

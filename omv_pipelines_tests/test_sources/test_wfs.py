@@ -1,0 +1,422 @@
+"""WFS source against a real MapServer 8 served on loopback (omv_pipelines.demo.mapserver).
+
+The test layers are GeoJSON files in Lambert 72 (EPSG:31370) written at test time; expected WGS84
+coordinates come from pyproj. MapServer caps every GetFeature at 10 features, so 27 points take three
+pages; WFS 1.1 does not declare that cap, WFS 2.0 does (CountDefault).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from omv_pipelines.sources.base import GEOMETRY, SOURCE_ID, SOURCE_ROW, SourceError
+from omv_pipelines.sources.wfs import WfsSource, harvest_wfs, safe_url
+
+pytestmark = pytest.mark.integration
+
+CAP = 10
+# (ident, place, lon, lat) — town centres around Wallonia
+PLACES = [
+    ("D01", "Namur", 4.8719, 50.4674), ("D02", "Liège", 5.5797, 50.6326), ("D03", "Charleroi", 4.4444, 50.4108),
+    ("D04", "Mons", 3.9523, 50.4542), ("D05", "Tournai", 3.3878, 50.6056), ("D06", "Arlon", 5.8167, 49.6833),
+    ("D07", "Wavre", 4.6075, 50.7172), ("D08", "Verviers", 5.8622, 50.5891), ("D09", "Dinant", 4.9122, 50.2606),
+    ("D10", "Bastogne", 5.7153, 50.0036), ("D11", "Marche-en-Famenne", 5.3450, 50.2267),
+    ("D12", "Huy", 5.2394, 50.5186), ("D13", "Nivelles", 4.3244, 50.5983), ("D14", "Ath", 3.7786, 50.6292),
+    ("D15", "Mouscron", 3.2061, 50.7436), ("D16", "Eupen", 6.0361, 50.6283), ("D17", "Spa", 5.8667, 50.4922),
+    ("D18", "Malmedy", 6.0278, 50.4261), ("D19", "Ciney", 5.0964, 50.2939), ("D20", "Gembloux", 4.6911, 50.5614),
+    ("D21", "Waterloo", 4.3986, 50.7147), ("D22", "Ottignies-Louvain-la-Neuve", 4.6144, 50.6681),
+    ("D23", "Binche", 4.1656, 50.4114), ("D24", "Philippeville", 4.5436, 50.1961),
+    ("D25", "Bouillon", 5.0678, 49.7939), ("D26", "Virton", 5.5322, 49.5678), ("D27", "La Louvière", 4.1878, 50.4797),
+]
+
+
+def _to_lambert(lon: float, lat: float) -> tuple[float, float]:
+    from pyproj import Transformer
+
+    x, y = Transformer.from_crs("EPSG:4326", "EPSG:31370", always_xy=True).transform(lon, lat)
+    return round(x, 2), round(y, 2)
+
+
+def _to_wgs84(coords: list) -> list:
+    """Expected [lon, lat] for (nested) Lambert 72 coordinates, as pyproj computes them."""
+    from pyproj import Transformer
+
+    tr = Transformer.from_crs("EPSG:31370", "EPSG:4326", always_xy=True)
+    if coords and isinstance(coords[0], (int, float)):
+        return list(tr.transform(*coords))
+    return [_to_wgs84(c) for c in coords]
+
+
+def _feature_collection(features: list[dict]) -> dict:
+    crs = {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::31370"}}
+    return {"type": "FeatureCollection", "crs": crs, "features": features}
+
+
+def _square(x: float, y: float, size: float) -> list:
+    return [[x, y], [x + size, y], [x + size, y + size], [x, y + size], [x, y]]
+
+
+POINTS = [
+    {
+        "type": "Feature",
+        "properties": {"ident": ident, "nom": f"DEA {place}", "commune": place, "n": i, "note": None if i % 5 else ""},
+        "geometry": {"type": "Point", "coordinates": list(_to_lambert(lon, lat))},
+    }
+    for i, (ident, place, lon, lat) in enumerate(PLACES)
+]
+NAMUR = _to_lambert(4.8719, 50.4674)
+LINES = [
+    {"type": "Feature", "properties": {"code": "L1", "rue": "Rue de Fer"},
+     "geometry": {"type": "LineString", "coordinates": [list(NAMUR), [NAMUR[0] + 250, NAMUR[1] + 40.5],
+                                                        [NAMUR[0] + 600, NAMUR[1] - 80]]}},
+    {"type": "Feature", "properties": {"code": "L2", "rue": "Avenue Reine Astrid"},
+     "geometry": {"type": "MultiLineString", "coordinates": [
+         [[NAMUR[0] - 900, NAMUR[1]], [NAMUR[0] - 500, NAMUR[1] + 300]],
+         [[NAMUR[0] - 400, NAMUR[1] + 350], [NAMUR[0] - 100, NAMUR[1] + 700], [NAMUR[0], NAMUR[1] + 900]]]}},
+]
+ZONES = [
+    {"type": "Feature", "properties": {"zone": "Z1", "nom": "Parc avec étang"},
+     "geometry": {"type": "Polygon", "coordinates": [
+         _square(NAMUR[0], NAMUR[1], 1000), _square(NAMUR[0] + 200, NAMUR[1] + 200, 100)]}},
+    {"type": "Feature", "properties": {"zone": "Z2", "nom": "Deux îlots"},
+     "geometry": {"type": "MultiPolygon", "coordinates": [
+         [_square(NAMUR[0] + 2000, NAMUR[1], 800), _square(NAMUR[0] + 2100, NAMUR[1] + 100, 50),
+          _square(NAMUR[0] + 2300, NAMUR[1] + 300, 60)],
+         [_square(NAMUR[0] + 4000, NAMUR[1] + 4000, 300)]]}},
+]
+
+
+@pytest.fixture(scope="module")
+def wfs_url(tmp_path_factory: pytest.TempPathFactory):
+    """URL of a MapServer WFS serving the three test layers, capped at CAP features per request."""
+    if shutil.which("mapserv") is None:
+        pytest.skip("MapServer is not installed (apt-get install cgi-mapserver mapserver-bin)")
+    from omv_pipelines.demo.mapserver import MapServerWfs, WfsLayer
+
+    folder = tmp_path_factory.mktemp("wfs")
+    layers = []
+    for name, features, feature_id in (
+        ("defibrillateurs", POINTS, "ident"), ("troncons", LINES, "code"), ("zones", ZONES, "zone"),
+    ):
+        path = folder / f"{name}.geojson"
+        path.write_text(json.dumps(_feature_collection(features), ensure_ascii=False), encoding="utf-8")
+        layers.append(WfsLayer(name=name, path=path, epsg=31370, feature_id=feature_id, max_features=CAP))
+    with MapServerWfs(layers) as server:
+        yield server.url
+
+
+def _geometry(frame, key_column: str, key: str) -> dict:
+    return json.loads(frame.loc[frame[key_column] == key, GEOMETRY].iloc[0])
+
+
+def _assert_close(got, expected, tol: float = 1e-7) -> None:
+    if isinstance(expected[0], (int, float)):
+        assert got == pytest.approx(expected, abs=tol)
+    else:
+        assert len(got) == len(expected)
+        for g, e in zip(got, expected, strict=True):
+            _assert_close(g, e, tol)
+
+
+@pytest.mark.parametrize(
+    ("version", "output_format", "expected_format"),
+    [
+        ("2.0.0", None, "application/gml+xml; version=3.2"),  # GeoJSON without ids → GML with ids
+        ("2.0.0", "application/json; subtype=geojson", "application/json; subtype=geojson"),
+        ("2.0.0", "TEXT/XML; SUBTYPE=GML/3.1.1", "text/xml; subtype=gml/3.1.1"),
+        ("1.1.0", None, "text/xml; subtype=gml/3.1.1"),
+        ("1.1.0", "application/json; subtype=geojson", "application/json; subtype=geojson"),
+        ("1.0.0", "GML2", "GML2"),
+        (None, None, "application/gml+xml; version=3.2"),
+    ],
+)
+def test_points_every_feature_once_reprojected(wfs_url, version, output_format, expected_format):
+    config = WfsSource(url=wfs_url, typename="defibrillateurs", version=version, output_format=output_format)
+    harvest = harvest_wfs(config, source_id="namur/defibrillateurs")
+    frame = harvest.frame
+
+    assert sorted(frame["ident"]) == [p[0] for p in PLACES]  # each feature exactly once
+    assert harvest.stats["features"] == len(PLACES)
+    assert harvest.stats["pages"] == 3  # 10 + 10 + 7: the server cap was followed
+    assert harvest.stats["output_format"] == expected_format
+    assert harvest.stats["version"] == (version or "2.0.0")
+    assert harvest.stats["outside_wallonia"] == 0
+    if version == "1.1.0":
+        assert harvest.stats["page_cap"] == CAP  # not declared by WFS 1.1: detected
+    assert (frame[SOURCE_ID] == "namur/defibrillateurs").all()
+    if "json" in expected_format:  # MapServer's GeoJSON has no feature ids: rows are numbered
+        assert list(frame[SOURCE_ROW]) == list(range(len(PLACES)))
+        assert harvest.stats["feature_ids"] == "position"
+    else:
+        assert sorted(frame[SOURCE_ROW]) == sorted(f"defibrillateurs.{p[0]}" for p in PLACES)
+
+    by_ident = frame.set_index("ident")
+    for i, (ident, place, _, _) in enumerate(PLACES):
+        row = by_ident.loc[ident]
+        assert row["nom"] == f"DEA {place}"
+        assert row["commune"] == place
+        assert str(row["n"]) == str(i)  # GML values are text, GeoJSON keeps numbers
+        geometry = json.loads(row[GEOMETRY])
+        assert geometry["type"] == "Point"
+        _assert_close(geometry["coordinates"], _to_wgs84(POINTS[i]["geometry"]["coordinates"]))
+    assert "defibrillateurs" in harvest.location and "REQUEST=GetFeature" in harvest.location
+
+
+def test_max_features_and_small_pages(wfs_url):
+    config = WfsSource(url=wfs_url, typename="ms:defibrillateurs", page_size=4, max_features=9)
+    harvest = harvest_wfs(config, source_id="s")
+    assert list(harvest.frame["ident"]) == [p[0] for p in PLACES[:9]]
+    assert harvest.stats["pages"] == 3  # 4 + 4 + 1
+
+
+def test_srs_can_be_chosen(wfs_url):
+    """Lambert 2008 on the wire gives the same WGS84 points as the native Lambert 72."""
+    native = harvest_wfs(WfsSource(url=wfs_url, typename="defibrillateurs"), source_id="s").frame
+    lambert2008 = harvest_wfs(WfsSource(url=wfs_url, typename="defibrillateurs", srs="EPSG:3812"), source_id="s")
+    assert lambert2008.stats["srs"] == "urn:ogc:def:crs:EPSG::3812"
+    for ident in ("D01", "D06", "D16"):
+        a = _geometry(native, "ident", ident)["coordinates"]
+        b = _geometry(lambert2008.frame, "ident", ident)["coordinates"]
+        assert b == pytest.approx(a, abs=1e-6)
+
+
+@pytest.mark.parametrize(("version", "output_format"), [("2.0.0", None), ("1.1.0", None), ("2.0.0", "geojson")])
+def test_lines(wfs_url, version, output_format):
+    config = WfsSource(url=wfs_url, typename="troncons", version=version, output_format=output_format)
+    frame = harvest_wfs(config, source_id="s").frame
+    assert sorted(frame["code"]) == ["L1", "L2"]
+    for feature in LINES:
+        got = _geometry(frame, "code", feature["properties"]["code"])
+        assert got["type"] == feature["geometry"]["type"]
+        _assert_close(got["coordinates"], _to_wgs84(feature["geometry"]["coordinates"]))
+    assert frame.loc[frame["code"] == "L2", "rue"].iloc[0] == "Avenue Reine Astrid"
+
+
+@pytest.mark.parametrize(("version", "output_format"), [("2.0.0", None), ("1.1.0", None), ("2.0.0", "geojson")])
+def test_polygons_with_holes(wfs_url, version, output_format):
+    """MapServer serves a polygon layer as MultiSurface/MultiPolygon: compare each ring."""
+    config = WfsSource(url=wfs_url, typename="zones", version=version, output_format=output_format)
+    frame = harvest_wfs(config, source_id="s").frame
+    assert sorted(frame["zone"]) == ["Z1", "Z2"]
+    assert frame.loc[frame["zone"] == "Z1", "nom"].iloc[0] == "Parc avec étang"
+    for feature in ZONES:
+        got = _geometry(frame, "zone", feature["properties"]["zone"])
+        expected = feature["geometry"]["coordinates"]
+        polygons = [expected] if feature["geometry"]["type"] == "Polygon" else expected
+        if got["type"] == "Polygon":
+            got_polygons = [got["coordinates"]]
+        else:
+            assert got["type"] == "MultiPolygon"
+            got_polygons = got["coordinates"]
+        assert [len(p) for p in got_polygons] == [len(p) for p in polygons]  # holes kept
+        _assert_close(got_polygons, _to_wgs84(polygons))
+
+
+# ------------------------------------------------------------------------------------------ errors
+
+
+def test_unknown_typename_lists_the_available_ones(wfs_url):
+    with pytest.raises(SourceError) as caught:
+        harvest_wfs(WfsSource(url=wfs_url, typename="defibrilateurs"), source_id="namur/dea")
+    message = str(caught.value)
+    assert "'defibrilateurs' is not offered" in message
+    assert "ms:defibrillateurs" in message and "ms:zones" in message
+    assert caught.value.source_id == "namur/dea"
+
+
+def test_nothing_listening_is_a_clear_error():
+    with socket.socket() as sock:  # a port that was free a moment ago
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = WfsSource(url=f"http://127.0.0.1:{port}/wfs", typename="x", timeout_s=2, retries=0)
+    with pytest.raises(SourceError) as caught:
+        harvest_wfs(config, source_id="s")
+    assert f"cannot reach the WFS at http://127.0.0.1:{port}/wfs" in str(caught.value)
+    assert "server is up" in str(caught.value)
+
+
+def test_service_exception_report_is_shown(wfs_url):
+    """An SRS the layer does not offer: MapServer answers with an OGC exception report."""
+    config = WfsSource(url=wfs_url, typename="defibrillateurs", version="1.1.0", srs="EPSG:2154")
+    with pytest.raises(SourceError) as caught:
+        harvest_wfs(config, source_id="s")
+    message = str(caught.value)
+    assert "reported an error" in message
+    assert "msWFS" in message  # the server's own text
+
+
+def test_output_format_not_offered(wfs_url):
+    config = WfsSource(url=wfs_url, typename="defibrillateurs", output_format="shape-zip")
+    with pytest.raises(SourceError, match=r"output format 'shape-zip' is not offered.*geojson"):
+        harvest_wfs(config, source_id="s")
+
+
+def test_url_from_environment_and_version_pinned(wfs_url, monkeypatch):
+    monkeypatch.setenv("OMV_TEST_WFS_URL", wfs_url)
+    config = WfsSource(url="http://127.0.0.1:9/unused", url_env="OMV_TEST_WFS_URL", typename="zones", version="1.1.0")
+    assert harvest_wfs(config, source_id="s").stats["version"] == "1.1.0"
+    monkeypatch.delenv("OMV_TEST_WFS_URL")
+    with pytest.raises(SourceError, match="OMV_TEST_WFS_URL"):
+        harvest_wfs(WfsSource(url_env="OMV_TEST_WFS_URL", typename="zones"), source_id="s")
+
+
+class _Gate:
+    """A loopback HTTP front for the WFS: fails the first requests, checks Basic auth, relays the rest."""
+
+    def __init__(self, upstream: str, failures: int, status: int = 503, auth: str | None = None):
+        import requests
+
+        gate = self
+        self.seen = 0
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                gate.seen += 1
+                if auth and self.headers.get("Authorization") != auth:
+                    self._answer(401, b"login required", "text/plain")
+                elif gate.seen <= failures:
+                    self._answer(status, b"<html><body><h1>backend is down</h1></body></html>", "text/html")
+                else:
+                    query = self.path.partition("?")[2]
+                    resp = requests.get(f"{upstream}?{query}", timeout=30)
+                    self._answer(resp.status_code, resp.content, resp.headers.get("Content-Type", ""))
+
+            def _answer(self, code: int, body: bytes, content_type: str):
+                self.send_response(code)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/wfs"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_retries_after_server_errors(wfs_url):
+    gate = _Gate(wfs_url, failures=2)
+    try:
+        config = WfsSource(url=gate.url, typename="zones", retries=2)
+        assert len(harvest_wfs(config, source_id="s").frame) == 2
+    finally:
+        gate.close()
+
+
+def test_http_error_shows_status_and_server_message(wfs_url):
+    gate = _Gate(wfs_url, failures=100, status=500)
+    try:
+        with pytest.raises(SourceError) as caught:
+            harvest_wfs(WfsSource(url=gate.url, typename="zones", retries=1), source_id="s")
+        assert "HTTP 500: backend is down" in str(caught.value)
+        assert gate.seen == 2  # one try + one retry
+    finally:
+        gate.close()
+
+
+def test_basic_auth_from_environment_never_leaks(wfs_url, monkeypatch):
+    import base64
+
+    token = "Basic " + base64.b64encode(b"commune:s3cret-pw").decode()
+    gate = _Gate(wfs_url, failures=0, auth=token)
+    try:
+        monkeypatch.setenv("OMV_TEST_WFS_USER", "commune")
+        monkeypatch.setenv("OMV_TEST_WFS_PASSWORD", "s3cret-pw")
+        config = WfsSource(url=gate.url, typename="zones", username_env="OMV_TEST_WFS_USER",
+                           password_env="OMV_TEST_WFS_PASSWORD")
+        harvest = harvest_wfs(config, source_id="s")
+        assert len(harvest.frame) == 2
+        assert "s3cret" not in harvest.location + json.dumps(harvest.stats)
+        monkeypatch.setenv("OMV_TEST_WFS_PASSWORD", "wrong-pw")
+        with pytest.raises(SourceError) as caught:
+            harvest_wfs(config, source_id="s")
+        assert "HTTP 401" in str(caught.value) and "credentials" in str(caught.value)
+        assert "wrong-pw" not in str(caught.value)
+    finally:
+        gate.close()
+
+
+def test_config_refuses_secrets_and_unknown_fields():
+    with pytest.raises(ValueError, match="password"):
+        WfsSource(url="https://user:pw@example.org/wfs", typename="x")
+    with pytest.raises(ValueError, match="extra"):
+        WfsSource(url="https://example.org/wfs", typename="x", typname="y")
+    with pytest.raises(ValueError, match="url"):
+        WfsSource(typename="x")
+
+
+def test_safe_url_hides_credentials():
+    shown = safe_url("https://bob:pw@geo.example.org:8443/ows?map=/srv/a.map&apikey=abc123&Token=xyz")
+    assert shown == "https://geo.example.org:8443/ows?map=/srv/a.map&apikey=***&Token=***"
+
+
+def test_json_schema_has_field_descriptions():
+    schema = WfsSource.model_json_schema()
+    assert schema["additionalProperties"] is False
+    assert "typename" in schema["required"]
+    assert all(prop.get("description") for prop in schema["properties"].values())
+
+
+def test_gml_geometries_parse(tmp_path: Path):
+    """GML 3 curves/surfaces and GML 2 coordinates, as other servers (GeoServer, ArcGIS) write them."""
+    from omv_pipelines.sources.wfs import _Geometries, _parse_gml
+
+    gml = b"""<?xml version="1.0"?>
+<wfs:FeatureCollection xmlns:wfs="http://www.opengis.net/wfs/2.0" xmlns:gml="http://www.opengis.net/gml/3.2"
+    xmlns:x="urn:x" numberMatched="2" numberReturned="2">
+ <wfs:member><x:t gml:id="t.1"><x:nom>A</x:nom><x:vide xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
+   xsi:nil="true"/><x:SHAPE><gml:MultiCurve srsName="urn:ogc:def:crs:EPSG::4326"><gml:curveMember><gml:Curve>
+   <gml:segments><gml:LineStringSegment><gml:posList>50.1 4.1 50.2 4.2</gml:posList></gml:LineStringSegment>
+   <gml:LineStringSegment><gml:posList>50.2 4.2 50.3 4.3</gml:posList></gml:LineStringSegment></gml:segments>
+   </gml:Curve></gml:curveMember></gml:MultiCurve></x:SHAPE></x:t></wfs:member>
+ <wfs:member><x:t gml:id="t.2"><x:nom>B</x:nom><x:SHAPE><gml:Surface srsName="urn:ogc:def:crs:EPSG::4326">
+   <gml:patches><gml:PolygonPatch><gml:exterior><gml:LinearRing><gml:posList srsDimension="3">
+   50 4 0 50 5 0 51 5 0 50 4 0</gml:posList></gml:LinearRing></gml:exterior></gml:PolygonPatch></gml:patches>
+   </gml:Surface></x:SHAPE></x:t></wfs:member>
+</wfs:FeatureCollection>"""
+    geoms = _Geometries()
+    page = _parse_gml(gml, geoms, "")
+    text, outside = geoms.to_geojson(xy_order=False, source_id="s")
+    assert page.ids == ["t.1", "t.2"] and page.number_matched == 2
+    assert page.records[0]["nom"] == "A" and page.records[0]["vide"] is None
+    line = json.loads(text[(0, GEOMETRY)])
+    assert line["type"] == "MultiLineString"
+    _assert_close(line["coordinates"], [[[4.1, 50.1], [4.2, 50.2], [4.2, 50.2], [4.3, 50.3]]])
+    polygon = json.loads(text[(1, GEOMETRY)])
+    assert polygon["type"] == "Polygon"
+    _assert_close(polygon["coordinates"], [[[4, 50], [5, 50], [5, 51], [4, 50]]])
+    assert list(outside) == [1]  # lat 51 is north of Wallonia
+
+    gml2 = b"""<wfs:FeatureCollection xmlns:wfs="http://www.opengis.net/wfs" xmlns:gml="http://www.opengis.net/gml"
+    xmlns:x="urn:x"><gml:featureMember><x:t fid="t.9"><x:geom><gml:MultiPoint
+    srsName="http://www.opengis.net/gml/srs/epsg.xml#4326"><gml:pointMember><gml:Point><gml:coordinates>4.5,50.5
+    </gml:coordinates></gml:Point></gml:pointMember><gml:pointMember><gml:Point><gml:coord><gml:X>4.6</gml:X>
+    <gml:Y>50.6</gml:Y></gml:coord></gml:Point></gml:pointMember></gml:MultiPoint></x:geom></x:t></gml:featureMember>
+    </wfs:FeatureCollection>"""
+    geoms = _Geometries()
+    page = _parse_gml(gml2, geoms, "")
+    text, outside = geoms.to_geojson(xy_order=False, source_id="s")
+    assert page.ids == ["t.9"] and len(outside) == 0
+    _assert_close(json.loads(text[(0, GEOMETRY)])["coordinates"], [[4.5, 50.5], [4.6, 50.6]])
+
+
+def test_xml_entities_are_refused():
+    from omv_pipelines.sources.wfs import _Geometries, _parse_gml
+
+    bomb = b"""<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]>
+<wfs:FeatureCollection xmlns:wfs="http://www.opengis.net/wfs"><x>&b;</x></wfs:FeatureCollection>"""
+    with pytest.raises(Exception, match="(?i)entit"):
+        _parse_gml(bomb, _Geometries(), "")
