@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import os
 import time
-import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -223,7 +222,9 @@ def _begin_read_only(conn: Connection, timeout_s: float) -> None:
     name = conn.dialect.name
     if name == "postgresql":
         conn.exec_driver_sql("SET TRANSACTION READ ONLY")
-        conn.execute(text("SELECT set_config('statement_timeout', :ms, true)"), {"ms": str(int(timeout_s * 1000))})
+        conn.execute(
+            text("SELECT set_config('statement_timeout', :ms, true)"), {"ms": str(int(timeout_s * 1000))}
+        )
     elif name in ("mysql", "mariadb"):
         if getattr(conn.dialect, "is_mariadb", False):
             conn.execute(text("SET SESSION max_statement_time = :s"), {"s": float(timeout_s)})
@@ -287,13 +288,11 @@ def _concat(chunks: list[pa.Table]) -> pa.Table:
         return pa.concat_tables(chunks, promote_options="permissive")
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
         names = chunks[0].column_names
-        clash = {
-            name for name in names if len({c.schema.field(name).type for c in chunks} - {pa.null()}) > 1
-        }
+        clash = {name for name in names if len({c.schema.field(name).type for c in chunks} - {pa.null()}) > 1}
         as_text = [
-            c.select(names).cast(pa.schema([
-                pa.field(f.name, pa.string() if f.name in clash else f.type) for f in c.schema
-            ]))
+            c.select(names).cast(
+                pa.schema([pa.field(f.name, pa.string() if f.name in clash else f.type) for f in c.schema])
+            )
             for c in chunks
         ]
         return pa.concat_tables(as_text, promote_options="permissive")
@@ -302,7 +301,9 @@ def _concat(chunks: list[pa.Table]) -> pa.Table:
 def _to_frame(chunks: list[pa.Table], columns: list[str], config: SqlSource, fail) -> pd.DataFrame:
     duplicated = sorted({c for c in columns if columns.count(c) > 1})
     if duplicated:
-        raise fail(f"the result has several columns named {', '.join(duplicated)}", "give them distinct aliases")
+        raise fail(
+            f"the result has several columns named {', '.join(duplicated)}", "give them distinct aliases"
+        )
     if chunks:
         frame = _concat(chunks).to_pandas(types_mapper=pd.ArrowDtype)
     else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -38,7 +39,9 @@ def pg_schema() -> Iterator[tuple[str, str]]:
             conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS postgis")
     except sa.exc.DBAPIError as err:
         engine.dispose()
-        pytest.skip(f"PostGIS is not installed in PostgreSQL (apt-get install postgresql-15-postgis-3): {err.orig}")
+        pytest.skip(
+            f"PostGIS is not installed in PostgreSQL (apt-get install postgresql-15-postgis-3): {err.orig}"
+        )
     with engine.begin() as conn:
         conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
     try:
@@ -51,7 +54,7 @@ def pg_schema() -> Iterator[tuple[str, str]]:
 
 @pytest.fixture(scope="session")
 def mariadb_table() -> Iterator[tuple[str, str]]:
-    """(SQLAlchemy URL, name of a fresh table to create) in the real MariaDB database `test`; dropped afterwards."""
+    """(SQLAlchemy URL, name for a fresh table) in the real MariaDB database `test`; dropped afterwards."""
     engine = _engine_or_skip(MARIADB_URL, "MariaDB")
     table = f"omv_test_{uuid.uuid4().hex[:10]}"
     try:
@@ -60,3 +63,30 @@ def mariadb_table() -> Iterator[tuple[str, str]]:
         with engine.begin() as conn:
             conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
         engine.dispose()
+
+
+@pytest.fixture()
+def http_dir(tmp_path) -> Iterator[tuple[str, Path]]:
+    """(base URL, folder) of a loopback HTTP server that serves the files put in the folder."""
+    import functools
+    import http.server
+    import threading
+
+    folder = tmp_path / "served"
+    folder.mkdir()
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder))
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", folder
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

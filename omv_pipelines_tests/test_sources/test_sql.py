@@ -70,7 +70,9 @@ def test_json_schema_describes_every_field():
 
 
 def test_import_does_not_load_sqlalchemy():
-    code = "import sys, omv_pipelines.sources.sql; assert 'sqlalchemy' not in sys.modules, 'sqlalchemy loaded'"
+    code = (
+        "import sys, omv_pipelines.sources.sql; assert 'sqlalchemy' not in sys.modules, 'sqlalchemy loaded'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -92,7 +94,9 @@ def test_sqlite_table_with_base_dir_placeholder(tmp_path):
     assert (frame[SOURCE_ID] == "92094/velos").all()
     assert frame[HARVESTED_AT].notna().all()
     assert harvest.location == f"sqlite:///{tmp_path.resolve().as_posix()}/namur.sqlite"
-    assert harvest.stats["rows"] == 5 and harvest.stats["dialect"] == "sqlite" and harvest.stats["chunks"] == 1
+    assert (
+        harvest.stats["rows"] == 5 and harvest.stats["dialect"] == "sqlite" and harvest.stats["chunks"] == 1
+    )
 
 
 def test_sqlite_chunks_smaller_than_the_table_keep_every_row_in_order(tmp_path):
@@ -177,7 +181,9 @@ def test_unparsable_url_does_not_echo_it():
 def test_missing_driver_names_the_pip_extra():
     config = SqlSource(url_env="DB", table="t")
     env = {"DB": f"postgresql+pg8000://u:{SECRET}@127.0.0.1/db"}
-    with pytest.raises(SourceError, match=r"omv_pipelines\[postgres\]' and write the URL as postgresql\+psycopg://") as info:
+    with pytest.raises(
+        SourceError, match=r"omv_pipelines\[postgres\]' and write the URL as postgresql\+psycopg://"
+    ) as info:
         harvest_sql(config, source_id="s", env=env)
     assert SECRET not in str(info.value)
 
@@ -229,13 +235,22 @@ def test_postgis_table_geometry_is_geojson_lon_lat(pg):
     config = SqlSource(url_env="DB", table=f"{schema}.velos", geometry_column="geom")
     harvest = harvest_sql(config, source_id="92094/velos", env={"DB": url})
     frame = harvest.frame
-    assert list(frame.columns) == ["id", "nom", "places", "installe", "vu", GEOMETRY, SOURCE_ID, HARVESTED_AT,
-                                   SOURCE_ROW]
+    assert list(frame.columns) == [
+        "id",
+        "nom",
+        "places",
+        "installe",
+        "vu",
+        GEOMETRY,
+        SOURCE_ID,
+        HARVESTED_AT,
+        SOURCE_ROW,
+    ]
     assert len(frame) == 250 and harvest.stats["dialect"] == "postgresql"
     first = frame.sort_values("id").iloc[0]
     assert first["nom"] == "Rack 1" and first["places"] == Decimal("0.5")
     assert first["installe"] == dt.date(2024, 1, 2)
-    assert first["vu"] == dt.datetime(2024, 5, 1, 10, tzinfo=dt.timezone.utc)
+    assert first["vu"] == dt.datetime(2024, 5, 1, 10, tzinfo=dt.UTC)
     point = json.loads(first[GEOMETRY])
     assert point["type"] == "Point"
     lon, lat = point["coordinates"]
@@ -284,7 +299,7 @@ def test_postgres_unknown_table_and_column_without_password(pg):
         harvest_sql(SqlSource(url_env="DB", table=f"{schema}.nope"), source_id="s", env=env)
     assert SECRET not in str(info.value) and "postgres:***@" in str(info.value)
     config = SqlSource(url_env="DB", table=f"{schema}.velos", geometry_column="the_geom")
-    with pytest.raises(SourceError, match='column velos.the_geom does not exist') as info:
+    with pytest.raises(SourceError, match="column velos.the_geom does not exist") as info:
         harvest_sql(config, source_id="s", env=env)
     assert SECRET not in str(info.value)
 
@@ -294,7 +309,9 @@ def test_location_masks_the_password(pg):
     harvest = harvest_sql(
         SqlSource(url_env="DB", table=f"{schema}.velos"), source_id="s", env={"DB": _with_password(url)}
     )
-    assert SECRET not in harvest.location and harvest.location.startswith("postgresql+psycopg://postgres:***@")
+    assert SECRET not in harvest.location and harvest.location.startswith(
+        "postgresql+psycopg://postgres:***@"
+    )
     assert SECRET not in json.dumps(harvest.stats)
 
 
@@ -321,8 +338,9 @@ def maria(mariadb_table):
 
 def test_mariadb_table_in_chunks(maria):
     url, table = maria
-    harvest = harvest_sql(SqlSource(url_env="DB", table=f"test.{table}", chunk_size=50), source_id="s",
-                          env={"DB": url})
+    harvest = harvest_sql(
+        SqlSource(url_env="DB", table=f"test.{table}", chunk_size=50), source_id="s", env={"DB": url}
+    )
     frame = harvest.frame
     assert frame["id"].tolist() == list(range(1, 121))
     assert frame["nom"].iloc[0] == "Défibrillateur 1"
@@ -332,7 +350,9 @@ def test_mariadb_table_in_chunks(maria):
 
 def test_mariadb_query_with_params(maria):
     url, table = maria
-    config = SqlSource(url_env="DB", query=f"SELECT id FROM {table} WHERE nom LIKE :p ORDER BY id", params={"p": "%11_"})
+    config = SqlSource(
+        url_env="DB", query=f"SELECT id FROM {table} WHERE nom LIKE :p ORDER BY id", params={"p": "%11_"}
+    )
     assert harvest_sql(config, source_id="s", env={"DB": url}).frame["id"].tolist() == list(range(110, 120))
 
 

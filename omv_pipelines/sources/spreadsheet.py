@@ -1,0 +1,387 @@
+"""Harvest one sheet of an xlsx or ods workbook, or a CSV file, from a path or an http(s) URL.
+
+Cells are kept as the office suite shows them (text, numbers, dates as pandas Timestamps; CSV cells stay
+text) so that the mapping step decides what they mean. `_source_row` is the row number a person sees in
+the office suite, so that every error further down can point at the very row to fix.
+"""
+
+from __future__ import annotations
+
+import codecs
+import datetime as dt
+import io
+import time
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from omv_pipelines.sources.base import SOURCE_ROW, Harvest, SourceError, add_provenance
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+Format = Literal["xlsx", "ods", "csv"]
+EXTENSIONS: dict[str, Format] = {
+    ".xlsx": "xlsx",
+    ".xlsm": "xlsx",
+    ".ods": "ods",
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".txt": "csv",
+}
+SEPARATORS = (";", ",", "\t")
+HTTP_TIMEOUT_S = 60
+# Header detection looks at this many rows from the top, and at this many rows below a candidate.
+HEADER_SEARCH_ROWS = 50
+HEADER_LOOKAHEAD_ROWS = 5
+# Query parameters whose values are secrets in a URL (masked in locations and errors).
+SECRET_PARAMS = ("key", "token", "secret", "pass", "sig", "auth")
+
+
+class SpreadsheetSource(BaseModel):
+    """One sheet of a workbook (xlsx, ods) or a CSV file, read from a file or an http(s) URL."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, hide_input_in_errors=True)
+
+    kind: Literal["spreadsheet"] = "spreadsheet"
+    """Source type discriminator."""
+    path: str | None = None
+    """File path, relative to the catalogue folder (or absolute)."""
+    url: str | None = None
+    """http(s) URL of the file, e.g. a commune's published spreadsheet."""
+    format: Format | None = None
+    """File format; by default taken from the file extension (.xlsx/.xlsm, .ods, .csv/.tsv/.txt)."""
+    sheet: str | int | None = None
+    """Sheet name, or 0-based sheet index (xlsx, ods). By default the first sheet."""
+    header_row: int | None = Field(None, ge=1)
+    """Row of the column names as numbered in the office suite (1 = first row). By default the first row
+    whose cells are mostly distinct text and that is followed by data (title rows above it are skipped)."""
+    encoding: str | None = None
+    """Text encoding of a CSV file. By default UTF-8 (with or without BOM), else Windows-1252."""
+    separator: str | None = Field(None, min_length=1, max_length=1)
+    """Field separator of a CSV file. By default detected among ';', ',' and tab."""
+
+    @model_validator(mode="after")
+    def _check(self) -> SpreadsheetSource:
+        if (self.path is None) == (self.url is None):
+            raise ValueError("give exactly one of path or url")
+        if self.url is not None and urlsplit(self.url).scheme not in ("http", "https"):
+            raise ValueError("url must start with http:// or https://")
+        fmt = self.resolved_format()
+        if fmt == "csv" and self.sheet is not None:
+            raise ValueError("sheet applies to xlsx and ods workbooks, not to csv")
+        if fmt != "csv" and (self.encoding is not None or self.separator is not None):
+            raise ValueError("encoding and separator apply to csv files only")
+        if self.encoding is not None:
+            try:
+                codecs.lookup(self.encoding)
+            except LookupError:
+                raise ValueError(f"unknown encoding {self.encoding!r} (try utf-8 or cp1252)") from None
+        return self
+
+    def resolved_format(self) -> Format:
+        """The format given, or the one the file name's extension says."""
+        if self.format is not None:
+            return self.format
+        name = self.path if self.path is not None else urlsplit(self.url or "").path
+        suffix = PurePosixPath(name.replace("\\", "/")).suffix.lower()
+        if suffix == ".xls":
+            raise ValueError("old .xls workbooks are not read: save the file as .xlsx or .ods")
+        if suffix not in EXTENSIONS:
+            raise ValueError(f"cannot tell the format from the name {name!r}: set format to xlsx, ods or csv")
+        return EXTENSIONS[suffix]
+
+
+def harvest_spreadsheet(
+    config: SpreadsheetSource, *, source_id: str, base_dir: Path | None = None
+) -> Harvest:
+    """Read the configured sheet into a DataFrame with provenance columns."""
+    started = time.perf_counter()
+    fmt = config.resolved_format()
+    data, location, name = _fetch(config, source_id, base_dir)
+
+    def fail(message: str, hint: str | None = None) -> SourceError:
+        return SourceError(source_id, message, hint)
+
+    stats: dict[str, object] = {"format": fmt, "bytes": len(data)}
+    if fmt == "csv":
+        grid, encoding, separator = _read_csv(data, config, name, fail)
+        where = f"File {name!r}"
+        stats |= {"encoding": encoding, "separator": separator}
+    else:
+        reader = _read_xlsx if fmt == "xlsx" else _read_ods
+        grid, sheet = reader(data, config.sheet, name, fail)
+        where = f"Sheet {sheet!r}"
+        stats["sheet"] = sheet
+    frame, header_row = _table(grid, config.header_row, where, fail)
+    frame = _tidy(frame)
+    add_provenance(frame, source_id, pd.Timestamp.now(tz="UTC"), frame.pop(SOURCE_ROW).to_numpy())
+    stats |= {
+        "header_row": header_row,
+        "rows": len(frame),
+        "duration_s": round(time.perf_counter() - started, 3),
+    }
+    return Harvest(frame=frame, source_id=source_id, location=location, stats=stats)
+
+
+def _fetch(config: SpreadsheetSource, source_id: str, base_dir: Path | None) -> tuple[bytes, str, str]:
+    """The file's bytes, where they came from (no secrets), and a short name for messages."""
+    if config.path is not None:
+        path = Path(config.path)
+        if not path.is_absolute():
+            path = (base_dir if base_dir is not None else Path.cwd()) / path
+        path = path.resolve()
+        if not path.is_file():
+            raise SourceError(
+                source_id,
+                f"file not found: {path}",
+                "check `path`; a relative path is resolved against the catalogue folder",
+            )
+        return path.read_bytes(), str(path), path.name
+    import requests
+
+    url = config.url or ""
+    shown = _safe_url(url)
+    try:
+        response = requests.get(url, timeout=HTTP_TIMEOUT_S)
+    except requests.RequestException as err:
+        raise SourceError(
+            source_id,
+            f"could not download {shown}: {type(err).__name__}",
+            "check the URL and that the server is up",
+        ) from None
+    if response.status_code >= 400:
+        body = " ".join(response.text.split())[:200]
+        raise SourceError(
+            source_id,
+            f"downloading {shown} failed: HTTP {response.status_code} {response.reason}"
+            + (f": {body}" if body else ""),
+            "check the URL; a 401/403 means the file is not public",
+        )
+    return response.content, shown, PurePosixPath(urlsplit(url).path).name or shown
+
+
+def _safe_url(url: str) -> str:
+    """The URL without user info and with secret-looking query values replaced by ***."""
+    parts = urlsplit(url)
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc += f":{parts.port}"
+    pairs = [p.split("=", 1) for p in parts.query.split("&") if p]
+    query = "&".join(
+        f"{p[0]}=***" if len(p) == 2 and any(s in p[0].lower() for s in SECRET_PARAMS) else "=".join(p)
+        for p in pairs
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
+def _unreadable(fmt: str, name: str, data: bytes, err: Exception, fail: Callable) -> SourceError:
+    if data[:4] == b"\xd0\xcf\x11\xe0":
+        return fail(
+            f"{name} is an old .xls (or password-protected) workbook, not {fmt}",
+            "save it as .xlsx or .ods without a password",
+        )
+    return fail(
+        f"{name} is unreadable as {fmt} ({type(err).__name__}: {err})",
+        f"check that it is a complete {fmt} file (re-save it from the office suite) or set `format`",
+    )
+
+
+def _pick_sheet(names: list[str], sheet: str | int | None, fail: Callable) -> str:
+    if sheet is None:
+        sheet = 0
+    if isinstance(sheet, int):
+        if not 0 <= sheet < len(names):
+            raise fail(
+                f"there is no sheet number {sheet} (0-based) in a workbook of {len(names)} sheet(s): {names}"
+            )
+        return names[sheet]
+    if sheet not in names:
+        raise fail(f"there is no sheet named {sheet!r}; the sheets are {names}")
+    return sheet
+
+
+def _read_xlsx(data: bytes, sheet: str | int | None, name: str, fail: Callable) -> tuple[pd.DataFrame, str]:
+    """The sheet as a grid (row i, column j = office row i+1, column j+1), merged ranges filled."""
+    import openpyxl
+
+    try:
+        # Not read-only: merged ranges are only known in the full mode. data_only: formulas' cached values.
+        book = openpyxl.load_workbook(io.BytesIO(data), data_only=True)
+    except Exception as err:  # openpyxl raises zip, XML, key and value errors for broken files
+        raise _unreadable("xlsx", name, data, err, fail) from None
+    title = _pick_sheet(book.sheetnames, sheet, fail)
+    ws = book[title]
+    columns = list(zip(*ws.iter_rows(min_row=1, min_col=1, values_only=True), strict=True))
+    grid = pd.DataFrame({j: pd.Series(col, dtype=object) for j, col in enumerate(columns)})
+    for merged in ws.merged_cells.ranges:
+        top_left = grid.iat[merged.min_row - 1, merged.min_col - 1]
+        grid.iloc[merged.min_row - 1 : merged.max_row, merged.min_col - 1 : merged.max_col] = top_left
+    return grid, title
+
+
+def _read_ods(data: bytes, sheet: str | int | None, name: str, fail: Callable) -> tuple[pd.DataFrame, str]:
+    try:
+        book = pd.ExcelFile(io.BytesIO(data), engine="odf")
+        title = _pick_sheet([str(s) for s in book.sheet_names], sheet, fail)
+        grid = pd.read_excel(book, sheet_name=title, header=None, dtype=object, na_filter=False)
+    except SourceError:
+        raise
+    except Exception as err:  # odfpy raises zip and XML errors for broken files
+        raise _unreadable("ods", name, data, err, fail) from None
+    grid.columns = range(grid.shape[1])
+    return grid, title
+
+
+def _read_csv(
+    data: bytes, config: SpreadsheetSource, name: str, fail: Callable
+) -> tuple[pd.DataFrame, str, str]:
+    import csv
+    import itertools
+
+    encoding = config.encoding or _detect_encoding(data)
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as err:
+        raise fail(
+            f"{name} is not valid {encoding} (byte {err.start})", "set `encoding` (e.g. utf-8 or cp1252)"
+        ) from None
+    separator = config.separator or _detect_separator(text)
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=separator))
+    except csv.Error as err:
+        raise fail(f"{name} is unreadable as csv: {err}") from None
+    columns = itertools.zip_longest(*rows)  # transposes and pads short rows with None
+    grid = pd.DataFrame({j: pd.Series(col, dtype=object) for j, col in enumerate(columns)})
+    return grid, encoding, separator
+
+
+def _detect_encoding(data: bytes) -> str:
+    if data.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return "cp1252"
+    return "utf-8"
+
+
+def _detect_separator(text: str) -> str:
+    """The candidate that splits the first lines into the same number (>1) of fields most consistently."""
+    import csv
+
+    sample = "\n".join(text.splitlines()[:HEADER_SEARCH_ROWS])
+    best, best_score = ",", (0.0, 0)
+    for sep in SEPARATORS:
+        counts = [len(row) for row in csv.reader(io.StringIO(sample), delimiter=sep) if any(row)]
+        if not counts:
+            continue
+        mode = max(set(counts), key=counts.count)
+        score = (counts.count(mode) / len(counts), mode)
+        if mode > 1 and score > best_score:
+            best, best_score = sep, score
+    return best
+
+
+def _empty(grid: pd.DataFrame) -> pd.DataFrame:
+    """True where a cell is empty or only whitespace."""
+    return grid.apply(lambda col: col.astype("string").str.strip().fillna("").eq(""))
+
+
+def _column_letter(j: int) -> str:
+    letters = ""
+    j += 1
+    while j:
+        j, rest = divmod(j - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def _detect_header(grid: pd.DataFrame, empty: pd.DataFrame) -> int:
+    """Index of the first row whose non-empty cells are mostly distinct text and as wide as the data below.
+
+    A row with repeated names right above a row of distinct names is the group row of a two-level header
+    (e.g. "Coordonnées" merged over "Longitude" and "Latitude"): the lower row names the columns.
+    """
+    filled = (~empty).sum(axis=1).to_numpy()
+
+    def verdict(i: int) -> tuple[bool, bool]:  # (looks like a header, has repeated names)
+        below = filled[i + 1 : i + 1 + HEADER_LOOKAHEAD_ROWS]
+        width = int(below.max()) if len(below) else 0
+        if (width == 0 and filled[i + 1 :].any()) or filled[i] < 0.5 * width:
+            return False, False  # a title or a note: narrower than the table, or apart from it
+        cells = [v for v, e in zip(grid.iloc[i], empty.iloc[i], strict=True) if not e]
+        texts = [" ".join(v.split()).lower() for v in cells if isinstance(v, str)]
+        distinct = len(set(texts))
+        return len(texts) >= 0.8 * len(cells) and distinct > 0.5 * len(cells), distinct < len(cells)
+
+    for i in range(min(len(grid), HEADER_SEARCH_ROWS)):
+        if not filled[i]:
+            continue
+        header, repeated = verdict(i)
+        if header:
+            if repeated and i + 1 < len(grid) and verdict(i + 1) == (True, False):
+                return i + 1
+            return i
+    return int(filled.nonzero()[0][0])
+
+
+def _header_name(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    elif isinstance(value, dt.datetime | dt.date):
+        value = value.isoformat()
+    return " ".join(str(value).split())
+
+
+def _table(
+    grid: pd.DataFrame, header_row: int | None, where: str, fail: Callable
+) -> tuple[pd.DataFrame, int]:
+    """Columns named after the header row, empty rows and columns dropped, office row numbers kept."""
+    empty = _empty(grid)
+    if empty.to_numpy().all():
+        raise fail(f"{where} is empty", "check that the catalogue names the right file and sheet")
+    if header_row is None:
+        h = _detect_header(grid, empty)
+    else:
+        h = header_row - 1
+        if h >= len(grid) or empty.iloc[h].all():
+            raise fail(
+                f"{where}: header_row {header_row} is empty", "set header_row to the row of the column names"
+            )
+    keep = list(grid.columns[~empty.iloc[h:].all(axis=0).to_numpy(dtype=bool)])
+    names: dict[str, str] = {}
+    for j in keep:
+        cell = f"{where}, cell {_column_letter(j)}{h + 1}"
+        if empty.iat[h, j]:
+            raise fail(f"{cell}: the header cell of a column with data is empty", "give every column a name")
+        name = _header_name(grid.iat[h, j])
+        if name in names:
+            raise fail(
+                f"{cell}: column name {name!r} is already used in cell {names[name]}",
+                "give every column a distinct name",
+            )
+        names[name] = f"{_column_letter(j)}{h + 1}"
+    body = grid.iloc[h + 1 :][keep]
+    body_empty = empty.iloc[h + 1 :][keep]
+    rows = (~body_empty.all(axis=1)).to_numpy(dtype=bool)
+    # Blank out empty cells through numpy: DataFrame.mask would turn a column of integers into floats.
+    values = body.to_numpy(dtype=object)[rows]
+    values[body_empty.to_numpy(dtype=bool)[rows]] = None
+    frame = pd.DataFrame(values, index=body.index[rows], columns=list(names), dtype=object)
+    frame[SOURCE_ROW] = frame.index + 1
+    return frame.reset_index(drop=True), h + 1
+
+
+def _tidy(frame: pd.DataFrame) -> pd.DataFrame:
+    """Typed columns where a column holds one kind of value (CSV text stays text); pandas Timestamps for
+    dates in mixed columns."""
+    frame = frame.convert_dtypes(dtype_backend="pyarrow")
+    for name in frame.select_dtypes(include=object).columns:
+        frame[name] = frame[name].map(
+            lambda v: pd.Timestamp(v) if isinstance(v, dt.datetime | dt.date) else v, na_action="ignore"
+        )
+    return frame
