@@ -15,7 +15,7 @@ import pandas as pd
 
 TIMEZONE = "Europe/Brussels"
 EXCEL_EPOCH = pd.Timestamp("1899-12-30")
-DEFAULT_DATE_FORMATS = ["%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%Y/%m/%d", "excel"]
+DEFAULT_DATE_FORMATS = ["%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%Y/%m/%d", "iso", "excel"]
 DEFAULT_DATETIME_FORMATS = ["iso", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "excel"]
 
 TRUE_WORDS = ["true", "vrai", "oui", "yes", "y", "o", "1", "x", "t", "ja", "1.0"]

@@ -1,0 +1,27 @@
+"""Sources: a configuration in, a source-shaped table (with provenance columns) out.
+
+Each module owns one kind (`sql`, `spreadsheet`, `wfs`) and its configuration model; `harvest` picks
+the right one. Sources know nothing of schemas or communes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from omv_pipelines.sources.base import Harvest, SourceError
+
+
+def harvest(config, *, source_id: str, base_dir: Path | None = None) -> Harvest:
+    """Read one configured source (SqlSource, SpreadsheetSource or WfsSource)."""
+    if config.kind == "sql":
+        from omv_pipelines.sources.sql import harvest_sql as read
+    elif config.kind == "spreadsheet":
+        from omv_pipelines.sources.spreadsheet import harvest_spreadsheet as read
+    elif config.kind == "wfs":
+        from omv_pipelines.sources.wfs import harvest_wfs as read
+    else:  # pragma: no cover - the catalogue's discriminated union prevents it
+        raise SourceError(source_id, f"unknown source kind {config.kind!r}")
+    return read(config, source_id=source_id, base_dir=base_dir)
+
+
+__all__ = ["Harvest", "SourceError", "harvest"]

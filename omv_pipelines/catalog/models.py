@@ -1,0 +1,146 @@
+"""The commune catalogue format: one YAML file per commune, validated with pydantic.
+
+A file says which datasets the commune provides, where each one lives, how its columns map onto the
+shared schema, and when and under which name it is published. Secrets never go here: a source names the
+environment variable that holds a database URL or a password.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from omv_pipelines.catalog.communes import Commune, lookup, slugify
+from omv_pipelines.normalise.config import Mapping
+from omv_pipelines.schemas import DATASETS
+from omv_pipelines.sources.spreadsheet import SpreadsheetSource
+from omv_pipelines.sources.sql import SqlSource
+from omv_pipelines.sources.wfs import WfsSource
+
+Source = Annotated[Union[SqlSource, SpreadsheetSource, WfsSource], Field(discriminator="kind")]
+
+DEFAULT_DATASET_ID = "{commune}-{dataset}"
+_CRON = re.compile(r"^\S+(\s+\S+){4}$")
+
+
+class Contact(BaseModel):
+    """Who to ask about the commune's data (published as the datasets' contact)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = None
+    email: str | None = Field(None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    phone: str | None = None
+
+
+class OdwbNaming(BaseModel):
+    """How the commune's datasets are named and attributed on ODWB."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dataset_id: str = Field(
+        DEFAULT_DATASET_ID,
+        description="Template of the ODWB dataset_id. Placeholders: {commune} (slug of the name, e.g. "
+        "'namur'), {ins_code}, {theme}, {dataset} (with dashes, e.g. 'defibrillateurs').",
+    )
+    publisher: str | None = Field(None, description="Publisher shown on ODWB; default 'Ville de <name>'.")
+
+    @field_validator("dataset_id")
+    @classmethod
+    def _known_placeholders(cls, value: str) -> str:
+        unknown = set(re.findall(r"{(\w*)}", value)) - {"commune", "ins_code", "theme", "dataset"}
+        if unknown:
+            raise ValueError(f"unknown placeholder(s) {', '.join(sorted(unknown))}; use {{commune}}, {{ins_code}}, {{theme}}, {{dataset}}")
+        return value
+
+
+class DatasetConfig(BaseModel):
+    """One dataset the commune provides: its source(s) and mapping."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sources: list[Source] = Field(..., min_length=1, description="Where the rows come from; several sources are stacked.")
+    mapping: Mapping = Field(default_factory=Mapping)
+    dataset_id: str | None = Field(None, description="ODWB dataset_id for this dataset, overriding the commune's template.")
+    max_row_drop: float = Field(
+        0.5, ge=0, le=1,
+        description="Largest share of rows that may disappear since the last publication before publishing is refused.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _single_source(cls, data: Any) -> Any:
+        """Accept `source:` for the common one-source case."""
+        if isinstance(data, dict) and "source" in data:
+            if "sources" in data:
+                raise ValueError("give either 'source' or 'sources', not both")
+            data = dict(data)
+            data["sources"] = [data.pop("source")]
+        return data
+
+
+class CommuneConfig(BaseModel):
+    """A commune's catalogue file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ins_code: str = Field(..., description="5-digit REFNIS / INS code of a current Walloon commune, e.g. '92094'.")
+    name: str | None = Field(None, description="The commune's name; checked against the INS code.")
+    active: bool = Field(True, description="False stops scheduled runs without deleting history.")
+    contact: Contact | None = None
+    schedule: str | None = Field(None, description="Cron (Europe/Brussels) of this commune's sync, overriding the nightly default.")
+    odwb: OdwbNaming = Field(default_factory=OdwbNaming)
+    datasets: dict[str, DatasetConfig] = Field(..., description="Datasets provided, keyed 'theme/dataset'.")
+
+    @field_validator("ins_code", mode="before")
+    @classmethod
+    def _walloon_commune(cls, value: Any) -> str:
+        code = str(value).strip()
+        if isinstance(value, int) and len(code) < 5:
+            code = code.zfill(5)
+        lookup(code)  # raises UnknownCommune (a ValueError) with what to do
+        return code
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is not None and not _CRON.match(value.strip()):
+            raise ValueError(f"{value!r} is not a cron expression with 5 fields, e.g. '0 3 * * *' for 03:00 every day")
+        return value
+
+    @field_validator("datasets")
+    @classmethod
+    def _known_datasets(cls, value: dict[str, DatasetConfig]) -> dict[str, DatasetConfig]:
+        unknown = sorted(set(value) - set(DATASETS))
+        if unknown:
+            raise ValueError(f"unknown dataset(s) {', '.join(unknown)}; known: {', '.join(sorted(DATASETS))}")
+        return value
+
+    @model_validator(mode="after")
+    def _name_matches_code(self) -> CommuneConfig:
+        if self.name:
+            reference = self.commune
+            if slugify(self.name) not in {slugify(reference.name), slugify(reference.name_nl)}:
+                raise ValueError(
+                    f"name {self.name!r} does not match INS code {self.ins_code}, which is {reference.name}; "
+                    "check the code (Statbel REFNIS) or the name"
+                )
+        return self
+
+    @property
+    def commune(self) -> Commune:
+        return lookup(self.ins_code)
+
+    def dataset_id(self, dataset_key: str) -> str:
+        """The ODWB dataset_id of one of this commune's datasets."""
+        theme, dataset = dataset_key.split("/")
+        template = self.datasets[dataset_key].dataset_id or self.odwb.dataset_id
+        return template.format(
+            commune=self.commune.slug, ins_code=self.ins_code, theme=theme, dataset=dataset.replace("_", "-")
+        )
+
+    @property
+    def publisher(self) -> str:
+        return self.odwb.publisher or f"Ville de {self.commune.name}"

@@ -1,0 +1,235 @@
+"""The asset factory: for every dataset of the registry, the same five assets and their checks.
+
+    raw/<theme>/<dataset>          harvested, source-shaped (per commune)
+    <theme>/<dataset>              the shared schema, valid rows only (per commune)
+    quarantine/<theme>/<dataset>   rejected rows and warnings, with reasons (per commune)
+    odwb/<theme>/<dataset>         the publication (per commune)
+    regional/<theme>/<dataset>     all communes together, published too
+
+A commune that does not provide a dataset yields no raw output, so the rest of that dataset's chain is
+skipped for its partition: nothing fails and nothing is published.
+"""
+
+
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+
+from omv_pipelines import flow
+from omv_pipelines.defs import checks
+from omv_pipelines.defs.metadata import markdown_table, table_metadata
+from omv_pipelines.defs.partitions import communes_partitions
+from omv_pipelines.defs.resources import CatalogResource, PublisherResource
+from omv_pipelines.publish.safety import refusal_reason
+from omv_pipelines.schemas import DATASETS, get_schema
+
+FORCE_TAG = "omv/force_publish"  # a run tagged omv/force_publish=true may publish a shrunken table
+
+
+def keys(dataset_key: str) -> dict[str, dg.AssetKey]:
+    theme, name = dataset_key.split("/")
+    return {
+        "raw": dg.AssetKey(["raw", theme, name]),
+        "table": dg.AssetKey([theme, name]),
+        "quarantine": dg.AssetKey(["quarantine", theme, name]),
+        "odwb": dg.AssetKey(["odwb", theme, name]),
+        "regional": dg.AssetKey(["regional", theme, name]),
+    }
+
+
+def commune_asset_keys(dataset_key: str) -> list[dg.AssetKey]:
+    """What a commune's run materialises for one dataset (everything but the regional table)."""
+    k = keys(dataset_key)
+    return [k["raw"], k["table"], k["quarantine"], k["odwb"]]
+
+
+def _fail(exc: flow.FlowError) -> dg.Failure:
+    return dg.Failure(
+        description=str(exc),
+        metadata={"commune": exc.commune, "ins_code": exc.ins_code, "dataset": exc.dataset},
+        allow_retries=True,
+    )
+
+
+def _forced(context) -> bool:
+    return str(context.run.tags.get(FORCE_TAG, "")).lower() == "true"
+
+
+def build_dataset_assets(dataset_key: str) -> list[dg.AssetsDefinition]:
+    schema = get_schema(dataset_key)
+    theme = schema.theme
+    k = keys(dataset_key)
+    title = DATASETS[dataset_key]
+    standard = schema.standard
+    owner_tags = {"theme": theme, "dataset": schema.name}
+
+    @dg.asset(
+        key=k["raw"],
+        partitions_def=communes_partitions,
+        group_name=theme,
+        kinds={"pandas", "parquet"},
+        tags=owner_tags,
+        description=f"{title}: rows as harvested from the commune's source(s), with provenance columns.",
+        output_required=False,
+        pool="harvest",
+        retry_policy=dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL),
+    )
+    def raw(context: dg.AssetExecutionContext, catalog: CatalogResource):
+        entry = catalog.entry(context.partition_key)
+        if dataset_key not in entry.config.datasets:
+            context.log.info(f"{entry.config.commune.name} does not provide {dataset_key}: nothing to harvest")
+            return
+        try:
+            harvested = flow.harvest_dataset(entry, dataset_key)
+        except flow.FlowError as exc:
+            raise _fail(exc) from exc
+        sources = {h.source_id: dg.MetadataValue.json({"location": h.location, **h.stats}) for h in harvested.harvests}
+        yield dg.Output(
+            harvested.frame,
+            metadata={**table_metadata(harvested.frame), **sources, "duration_s": round(harvested.duration_s, 3)},
+        )
+
+    @dg.multi_asset(
+        outs={
+            "table": dg.AssetOut(
+                key=k["table"], kinds={"pandas", "parquet"}, tags=owner_tags,
+                description=f"{title} in the shared schema"
+                + (f" ({standard['author']} {standard['name']} {standard['version']})" if standard else "")
+                + ": valid rows only.",
+            ),
+            "quarantine": dg.AssetOut(
+                key=k["quarantine"], kinds={"pandas", "parquet"}, tags=owner_tags,
+                description=f"{title}: problems found in the source, one row each (rejected rows and warnings), "
+                "with source row, field, error type, message and raw value.",
+            ),
+        },
+        ins={"raw": dg.AssetIn(k["raw"])},
+        partitions_def=communes_partitions,
+        group_name=theme,
+        check_specs=checks.table_check_specs(k["table"]),
+        name=f"normalise_{theme}_{schema.name}",
+    )
+    def normalised(context: dg.AssetExecutionContext, catalog: CatalogResource, raw: pd.DataFrame):
+        entry = catalog.entry(context.partition_key)
+        try:
+            result = flow.normalise_dataset(entry, dataset_key, raw)
+        except flow.FlowError as exc:
+            raise _fail(exc) from exc
+        report = flow.report_table(result)
+        summary = {
+            "source_rows": result.source_rows,
+            "valid_rows": len(result.valid),
+            "rejected_rows": result.rejected_rows,
+            "warnings": len(result.warnings),
+            "unknown_columns": dg.MetadataValue.json(result.unknown_columns),
+            "matched_columns": dg.MetadataValue.json(result.matched_columns),
+        }
+        yield dg.Output(result.valid, output_name="table", metadata={**table_metadata(result.valid, schema.fields), **summary})
+        yield dg.Output(
+            report, output_name="quarantine",
+            metadata={**table_metadata(report), "report": dg.MetadataValue.md(checks.report_markdown(result))},
+        )
+        previous = checks.last_published_row_count(context.instance, k["odwb"], context.partition_key)
+        max_drop = entry.config.datasets[dataset_key].max_row_drop
+        yield from checks.table_checks(
+            k["table"], result.valid, schema, entry.config.commune, previous, max_drop, forced=_forced(context)
+        )
+
+    @dg.asset(
+        key=k["odwb"],
+        ins={"table": dg.AssetIn(k["table"]), "report": dg.AssetIn(k["quarantine"])},
+        partitions_def=communes_partitions,
+        group_name=theme,
+        kinds={"opendatasoft", "csv"},
+        tags=owner_tags,
+        description=f"{title}: the commune's published dataset on ODWB (or in the export folder without an API key).",
+        pool="odwb",
+    )
+    def publication(
+        context: dg.AssetExecutionContext,
+        catalog: CatalogResource,
+        publisher: PublisherResource,
+        table: pd.DataFrame,
+        report: pd.DataFrame,
+    ) -> dg.MaterializeResult:
+        entry = catalog.entry(context.partition_key)
+        config = entry.config
+        previous = checks.last_published_row_count(context.instance, k["odwb"], context.partition_key)
+        reason = refusal_reason(len(table), previous, config.datasets[dataset_key].max_row_drop)
+        if reason and not _forced(context):
+            raise dg.Failure(
+                description=f"{config.commune.name} ({config.ins_code}) — {dataset_key}: not published, {reason}. "
+                f"The last good publication stays online. Fix the source, or re-run with tag {FORCE_TAG}=true.",
+            )
+        published = publish(
+            publisher, table, schema, dataset_id=config.dataset_id(dataset_key),
+            metadata=flow.commune_metadata(entry, schema), report=report,
+        )
+        context.log.info(f"{published.dataset_id}: {published.status} ({publisher.target})")
+        return dg.MaterializeResult(metadata=publication_metadata(published))
+
+    @dg.asset(
+        key=k["regional"],
+        ins={"tables": dg.AssetIn(k["table"])},
+        group_name=theme,
+        kinds={"pandas", "opendatasoft"},
+        tags=owner_tags,
+        description=f"{title}: all communes together in one regional dataset, published as "
+        f"{flow.regional_dataset_id(dataset_key)}.",
+        check_specs=checks.regional_check_specs(k["regional"]),
+        pool="odwb",
+    )
+    def regional(context: dg.AssetExecutionContext, publisher: PublisherResource, tables: dict[str, pd.DataFrame]):
+        table = flow.consolidate(tables, schema)
+        check_results = list(checks.regional_checks(k["regional"], table, schema))
+        passed = all(r.passed for r in check_results)
+        metadata = {**table_metadata(table, schema.fields), "communes": dg.MetadataValue.json(sorted(tables))}
+        if table.empty or not passed:
+            context.log.warning(f"regional {dataset_key} not published: " + ("no commune table yet" if table.empty else "checks failed"))
+        else:
+            published = publish(
+                publisher, table, schema, dataset_id=flow.regional_dataset_id(dataset_key),
+                metadata=flow.regional_metadata(schema), report=None,
+            )
+            metadata |= publication_metadata(published)
+        yield dg.Output(table, metadata=metadata)
+        yield from check_results
+
+    return [raw, normalised, publication, regional]
+
+
+def publish(publisher: PublisherResource, table, schema, *, dataset_id, metadata, report) -> flow.Publication:
+    if publisher.uses_odwb:
+        from omv_pipelines.publish.odwb_target import publish_to_odwb
+
+        return publish_to_odwb(
+            table, schema, base_url=publisher.odwb_url, api_key=publisher.odwb_api_key,
+            dataset_id=dataset_id, metadata=metadata,
+        )
+    return flow.export_table(
+        table, schema, folder=Path(publisher.export_dir), dataset_id=dataset_id, metadata=metadata, report=report
+    )
+
+
+def publication_metadata(published: flow.Publication) -> dict[str, object]:
+    metadata: dict[str, object] = {
+        "dagster/row_count": dg.MetadataValue.int(published.row_count),
+        "dataset_id": published.dataset_id,
+        "target": published.target,
+        "status": published.status,
+        "content_hash": published.content_hash,
+    }
+    if published.target == "odwb":
+        metadata["url"] = dg.MetadataValue.url(published.location)
+        metadata["uid"] = published.uid or ""
+    else:
+        metadata["path"] = dg.MetadataValue.path(published.location)
+    return metadata
+
+
+def all_dataset_assets() -> list[dg.AssetsDefinition]:
+    return [asset for dataset_key in DATASETS for asset in build_dataset_assets(dataset_key)]
+
+
+__all__ = ["FORCE_TAG", "all_dataset_assets", "commune_asset_keys", "keys", "markdown_table"]

@@ -1,0 +1,156 @@
+"""Asset checks, run inline with the assets they check, and the validation report shown in the UI.
+
+On each commune's table: schema conformance, INS code of every row = the partition, unique ids,
+coordinates inside Wallonia, and a blocking check that refuses an empty table or an unexplained drop
+in rows since the last publication (so that a broken source never publishes over good data).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import dagster as dg
+import pandas as pd
+
+from omv_pipelines.catalog.communes import Commune
+from omv_pipelines.normalise import NormaliseResult
+from omv_pipelines.normalise.geometry import in_wallonia
+from omv_pipelines.publish.safety import refusal_reason
+from omv_pipelines.schemas import DatasetSchema
+
+SCHEMA = "schema_conformance"
+INS_CODE = "ins_code_is_partition"
+UNIQUE_IDS = "unique_ids"
+IN_WALLONIA = "coordinates_in_wallonia"
+ROW_DROP = "no_unexplained_row_drop"
+
+_TYPE_DTYPES = {
+    "string": "string", "geojson": "string", "integer": "Int64", "year": "Int64", "number": "Float64",
+    "boolean": "boolean", "date": "datetime64[us]", "datetime": "datetime64[us, Europe/Brussels]",
+}
+
+
+def table_check_specs(key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
+    return [
+        dg.AssetCheckSpec(SCHEMA, asset=key, description="Columns, order and types are exactly the schema's; required fields filled."),
+        dg.AssetCheckSpec(INS_CODE, asset=key, description="Every row's ins_code is the commune of the partition."),
+        dg.AssetCheckSpec(UNIQUE_IDS, asset=key, description="Every id appears once and starts with the commune's INS code."),
+        dg.AssetCheckSpec(IN_WALLONIA, asset=key, description="Every point lies inside Wallonia (lon 2.8–6.5, lat 49.4–50.9)."),
+        dg.AssetCheckSpec(
+            ROW_DROP, asset=key, blocking=True,
+            description="Blocks publication of an empty table or one that lost more rows than allowed since the last publication.",
+        ),
+    ]
+
+
+def regional_check_specs(key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
+    return [
+        dg.AssetCheckSpec(SCHEMA, asset=key, description="Columns, order and types are exactly the schema's."),
+        dg.AssetCheckSpec(UNIQUE_IDS, asset=key, description="Ids are unique across all communes."),
+    ]
+
+
+def schema_problems(table: pd.DataFrame, schema: DatasetSchema) -> list[str]:
+    problems = []
+    if list(table.columns) != schema.field_names:
+        problems.append(f"columns {list(table.columns)} differ from the schema's {schema.field_names}")
+        return problems
+    for spec in schema.fields:
+        expected = _TYPE_DTYPES.get(spec["type"], "string")
+        actual = str(table[spec["name"]].dtype)
+        if actual != expected and not (expected == "string" and actual in ("str", "string")):
+            problems.append(f"{spec['name']}: dtype {actual}, expected {expected}")
+        if spec.get("constraints", {}).get("required") and table[spec["name"]].isna().any():
+            problems.append(f"{spec['name']}: required but {int(table[spec['name']].isna().sum())} empty")
+    return problems
+
+
+def _points(table: pd.DataFrame, column: str) -> tuple[pd.Series, pd.Series]:
+    parts = table[column].astype("string").str.extract(r'"coordinates": \[(-?[\d.eE+-]+), (-?[\d.eE+-]+)\], "type": "Point"')
+    return pd.to_numeric(parts[0], errors="coerce"), pd.to_numeric(parts[1], errors="coerce")
+
+
+def table_checks(
+    key: dg.AssetKey,
+    table: pd.DataFrame,
+    schema: DatasetSchema,
+    commune: Commune,
+    previous_row_count: int | None,
+    max_row_drop: float,
+    *,
+    forced: bool = False,
+) -> Iterator[dg.AssetCheckResult]:
+    problems = schema_problems(table, schema)
+    yield dg.AssetCheckResult(
+        check_name=SCHEMA, asset_key=key, passed=not problems, metadata={"problems": dg.MetadataValue.json(problems[:20])}
+    )
+    if "ins_code" in table:
+        others = sorted(set(table["ins_code"].dropna()) - {commune.ins_code})
+        yield dg.AssetCheckResult(
+            check_name=INS_CODE, asset_key=key, passed=not others,
+            metadata={"expected": commune.ins_code, "other_codes": dg.MetadataValue.json(others)},
+        )
+    else:
+        yield dg.AssetCheckResult(check_name=INS_CODE, asset_key=key, passed=True, metadata={"note": "schema has no ins_code"})
+    ids = table[schema.primary_key] if schema.primary_key in table else pd.Series(dtype="string")
+    duplicates = sorted(ids[ids.duplicated()].dropna().unique().tolist())
+    wrong_prefix = int((~ids.str.startswith(commune.ins_code + "-").fillna(False)).sum())
+    yield dg.AssetCheckResult(
+        check_name=UNIQUE_IDS, asset_key=key, passed=not duplicates and wrong_prefix == 0,
+        metadata={"duplicates": dg.MetadataValue.json(duplicates[:20]), "ids_without_ins_prefix": wrong_prefix},
+    )
+    geometry = next((f["name"] for f in schema.fields if f["type"] == "geojson"), None)
+    if geometry and geometry in table:
+        lon, lat = _points(table, geometry)
+        outside = int((lon.notna() & ~in_wallonia(lon, lat)).sum())
+        yield dg.AssetCheckResult(
+            check_name=IN_WALLONIA, asset_key=key, passed=outside == 0,
+            metadata={"points": int(lon.notna().sum()), "outside": outside},
+        )
+    else:
+        yield dg.AssetCheckResult(check_name=IN_WALLONIA, asset_key=key, passed=True, metadata={"note": "no geometry"})
+    reason = refusal_reason(len(table), previous_row_count, max_row_drop)
+    yield dg.AssetCheckResult(
+        check_name=ROW_DROP, asset_key=key, passed=reason is None or forced,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=(reason + (" (forced by the run's tag)" if forced else "")) if reason else None,
+        metadata={"rows": len(table), "rows_at_last_publication": previous_row_count if previous_row_count is not None else -1},
+    )
+
+
+def regional_checks(key: dg.AssetKey, table: pd.DataFrame, schema: DatasetSchema) -> Iterator[dg.AssetCheckResult]:
+    problems = schema_problems(table, schema) if not table.empty else []
+    yield dg.AssetCheckResult(check_name=SCHEMA, asset_key=key, passed=not problems, metadata={"problems": dg.MetadataValue.json(problems[:20])})
+    ids = table[schema.primary_key] if schema.primary_key in table else pd.Series(dtype="string")
+    duplicates = sorted(ids[ids.duplicated()].dropna().unique().tolist())
+    yield dg.AssetCheckResult(
+        check_name=UNIQUE_IDS, asset_key=key, passed=not duplicates, metadata={"duplicates": dg.MetadataValue.json(duplicates[:20])}
+    )
+
+
+def last_published_row_count(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str) -> int | None:
+    """Row count of the last publication of this commune's dataset, from the instance's event log."""
+    records = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1)
+    if not records.records:
+        return None
+    materialization = records.records[0].asset_materialization
+    value = materialization.metadata.get("dagster/row_count") if materialization else None
+    return int(value.value) if value is not None else None
+
+
+def report_markdown(result: NormaliseResult, limit: int = 50) -> str:
+    """The validation report a commune's data officer reads: what was kept, what was rejected and why."""
+    from omv_pipelines.defs.metadata import markdown_table
+
+    lines = [
+        f"**{result.source_rows}** source rows → **{len(result.valid)}** published, "
+        f"**{result.rejected_rows}** rejected, **{len(result.warnings)}** warnings.",
+    ]
+    if result.unknown_columns:
+        lines.append("Source columns the standard does not know (left out): " + ", ".join(f"`{c}`" for c in result.unknown_columns))
+    problems = pd.concat([result.rejected, result.warnings], ignore_index=True)
+    if not problems.empty:
+        summary = problems.groupby(["severity", "field", "error_type"]).size().reset_index(name="rows")
+        lines += ["", "### Summary", markdown_table(summary, rows=100)]
+        lines += ["", "### Details", markdown_table(problems[["source_row", "record_id", "field", "error_type", "message", "raw_value"]], rows=limit)]
+    return "\n".join(lines)

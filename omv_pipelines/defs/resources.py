@@ -1,0 +1,40 @@
+"""Resources: where the catalogue is, and where publication goes (ODWB or the export folder).
+
+Secrets come only through `EnvVar` (see definitions.py); nothing here reads the environment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+
+from omv_pipelines.catalog.loader import Catalog, CatalogEntry, load_catalog
+
+
+class CatalogResource(dg.ConfigurableResource):
+    """The commune catalogue folder, read afresh at each run so that edits apply without a reload."""
+
+    folder: str
+
+    def load(self) -> Catalog:
+        return load_catalog(Path(self.folder))
+
+    def entry(self, ins_code: str) -> CatalogEntry:
+        return self.load().get(ins_code)
+
+
+class PublisherResource(dg.ConfigurableResource):
+    """ODWB when both a portal URL and an API key are set; otherwise the export folder."""
+
+    export_dir: str
+    odwb_url: str | None = None
+    odwb_api_key: str | None = None
+
+    @property
+    def uses_odwb(self) -> bool:
+        return bool(self.odwb_url and self.odwb_api_key)
+
+    @property
+    def target(self) -> str:
+        return f"ODWB ({self.odwb_url})" if self.uses_odwb else f"export folder {self.export_dir}"

@@ -1,0 +1,63 @@
+"""Nightly syncs (Europe/Brussels): one schedule per distinct cron in the catalogue.
+
+Which communes a schedule serves is decided at each tick from the catalogue on disk, so that editing a
+commune's file needs no redeploy unless it introduces a new cron.
+"""
+
+
+import re
+
+import dagster as dg
+
+from omv_pipelines.catalog.loader import Catalog
+from omv_pipelines.defs.jobs import commune_run_request, commune_sync_job, regional_job
+from omv_pipelines.defs.resources import CatalogResource
+
+DEFAULT_CRON = "0 2 * * *"  # 02:00 every night
+REGIONAL_CRON = "0 6 * * *"  # after the communes' runs of the night
+TIMEZONE = "Europe/Brussels"
+
+
+def _schedule_name(cron: str) -> str:
+    if cron == DEFAULT_CRON:
+        return "nightly_commune_sync"
+    return "commune_sync_" + re.sub(r"[^a-z0-9]+", "_", cron.replace("*", "x")).strip("_")
+
+
+def build_commune_schedule(cron: str) -> dg.ScheduleDefinition:
+    @dg.schedule(
+        name=_schedule_name(cron),
+        cron_schedule=cron,
+        execution_timezone=TIMEZONE,
+        job=commune_sync_job,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description=f"Syncs every active commune whose schedule is '{cron}' ({TIMEZONE}).",
+    )
+    def commune_schedule(context: dg.ScheduleEvaluationContext, catalog: CatalogResource):
+        loaded = catalog.load()
+        for error in loaded.errors:
+            context.log.warning(f"catalogue file skipped: {error}")
+        known = set(context.instance.get_dynamic_partitions("communes"))
+        requests = [
+            commune_run_request(entry.config, reason="schedule", run_key=f"{entry.config.ins_code}-{context.scheduled_execution_time:%Y%m%d%H%M}")
+            for entry in loaded.active.values()
+            if (entry.config.schedule or DEFAULT_CRON) == cron and entry.config.ins_code in known
+        ]
+        if not requests:
+            return dg.SkipReason(f"no active commune scheduled at '{cron}'")
+        return requests
+
+    return commune_schedule
+
+
+def build_schedules(catalog: Catalog) -> list[dg.ScheduleDefinition]:
+    crons = {DEFAULT_CRON} | {e.config.schedule for e in catalog.entries.values() if e.config.schedule}
+    regional = dg.ScheduleDefinition(
+        name="nightly_regional_rebuild",
+        cron_schedule=REGIONAL_CRON,
+        execution_timezone=TIMEZONE,
+        job=regional_job,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="Rebuilds the regional datasets once the communes' nightly runs are done.",
+    )
+    return [build_commune_schedule(cron) for cron in sorted(crons)] + [regional]

@@ -1,0 +1,43 @@
+"""A schema table → the CSV bytes a commune would produce from the standard's template.
+
+UTF-8 without BOM, `,` separator, every cell quoted, CRLF line ends (RFC 4180, as the FuturoCité
+templates), columns in the schema's order, booleans `true`/`false`, ISO dates, datetimes with their
+UTC offset, GeoJSON as text. Formatting is vectorised per column.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+
+import pandas as pd
+
+from omv_pipelines.schemas import DatasetSchema
+
+
+def _format_column(values: pd.Series, kind: str) -> pd.Series:
+    if kind == "boolean":
+        text = values.astype("boolean").map({True: "true", False: "false"})
+    elif kind == "date":
+        text = pd.to_datetime(values).dt.strftime("%Y-%m-%d")
+    elif kind == "datetime":
+        text = pd.to_datetime(values).dt.strftime("%Y-%m-%dT%H:%M:%S%z").str.replace(r"([+-]\d\d)(\d\d)$", r"\1:\2", regex=True)
+    elif kind in ("integer", "year"):
+        text = values.astype("Int64").astype("string")
+    elif kind == "number":
+        text = values.astype("Float64").astype("string")
+    else:
+        text = values.astype("string")
+    return text.astype("string").fillna("")
+
+
+def to_csv_bytes(table: pd.DataFrame, schema: DatasetSchema) -> bytes:
+    formatted = pd.DataFrame(
+        {f["name"]: _format_column(table[f["name"]], f["type"]) for f in schema.fields}, index=table.index
+    )
+    return formatted.to_csv(index=False, quoting=csv.QUOTE_ALL, lineterminator="\r\n").encode("utf-8")
+
+
+def content_hash(data: bytes) -> str:
+    """Identity of a published file: an unchanged table gives the same hash and is not published again."""
+    return "sha256:" + hashlib.sha256(data).hexdigest()

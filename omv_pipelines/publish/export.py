@@ -1,0 +1,77 @@
+"""The export-folder target: what publication does when no ODWB API key is set.
+
+For each dataset: `<dataset_id>.csv` (the standard's CSV), `<dataset_id>.metadata.json` (metadata,
+content hash, row count) and, for commune datasets, `<dataset_id>.report.csv` (the validation report).
+Files are replaced atomically, so a crash never leaves half a file where a good one was, and an
+unchanged table (same content hash) is not rewritten.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    dataset_id: str
+    csv_path: Path
+    metadata_path: Path
+    content_hash: str
+    row_count: int
+    status: str  # "published" or "unchanged"
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def previous_export(folder: Path, dataset_id: str) -> dict | None:
+    """The metadata of the last export of this dataset, if any (row count and hash of the last good one)."""
+    path = Path(folder) / f"{dataset_id}.metadata.json"
+    if not path.exists():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def export_dataset(
+    folder: Path,
+    dataset_id: str,
+    csv_bytes: bytes,
+    *,
+    content_hash: str,
+    row_count: int,
+    metadata: dict[str, object],
+    report_csv: bytes | None = None,
+) -> ExportResult:
+    folder = Path(folder)
+    csv_path = folder / f"{dataset_id}.csv"
+    metadata_path = folder / f"{dataset_id}.metadata.json"
+    if report_csv is not None:
+        _write_atomic(folder / f"{dataset_id}.report.csv", report_csv)
+    previous = previous_export(folder, dataset_id)
+    if previous and previous.get("content_hash") == content_hash and csv_path.exists():
+        return ExportResult(dataset_id, csv_path, metadata_path, content_hash, row_count, "unchanged")
+    _write_atomic(csv_path, csv_bytes)
+    record = {
+        "dataset_id": dataset_id,
+        **metadata,
+        "row_count": row_count,
+        "content_hash": content_hash,
+        "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    # Metadata last: it is what marks the CSV as the good one.
+    _write_atomic(metadata_path, (json.dumps(record, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+    return ExportResult(dataset_id, csv_path, metadata_path, content_hash, row_count, "published")
