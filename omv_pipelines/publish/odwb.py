@@ -1,9 +1,9 @@
-"""Client for an Opendatasoft portal (ODWB): Automation API v1.0 to manage datasets, Explore v2.1 to read back.
+"""Client for an Opendatasoft portal (ODWB): Automation API v1.0 manages datasets, Explore v2.1 reads back.
 
-It knows Opendatasoft's paths and payload shapes, nothing of communes or schemas. Transient failures (429, 5xx,
-connection errors, timeouts) are retried with exponential backoff and jitter, honouring `Retry-After`; other
-4xx are raised at once as typed errors. The API key travels only in the `Authorization` header and is masked
-in every message and repr.
+It knows Opendatasoft's paths and payload shapes, nothing of communes or schemas. Transient failures
+(429, 5xx, connection errors, timeouts) are retried with exponential backoff and jitter, honouring
+`Retry-After`; other 4xx are raised at once as typed errors. The API key travels only in the
+`Authorization` header and is masked in every message and repr.
 """
 
 from __future__ import annotations
@@ -162,7 +162,13 @@ class OdwbClient:
             last = attempt == self.retries
             try:
                 response = self.session.request(
-                    method, url, params=params, json=json_body, files=files, timeout=self.timeout_s, stream=stream
+                    method,
+                    url,
+                    params=params,
+                    json=json_body,
+                    files=files,
+                    timeout=self.timeout_s,
+                    stream=stream,
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
                 if last:
@@ -170,8 +176,8 @@ class OdwbClient:
                     raise OdwbError(
                         None,
                         None,
-                        f"{kind} after {self.retries + 1} attempts ({type(exc).__name__}); check ODWB_URL and the "
-                        "network, then run again",
+                        f"{kind} after {self.retries + 1} attempts ({type(exc).__name__}); "
+                        "check ODWB_URL and the network, then run again",
                         action=action,
                         url=shown,
                     ) from None
@@ -198,7 +204,9 @@ class OdwbClient:
         # Automation and Explore errors say `error_code`; Explore quota errors say `errorcode` and `error`.
         code = body.get("error_code") or body.get("errorcode")
         code = str(code) if code is not None else None
-        message = body.get("message") or body.get("error") or (response.text or "").strip()[:300] or response.reason
+        message = (
+            body.get("message") or body.get("error") or (response.text or "").strip()[:300] or response.reason
+        )
         message = self._scrub(str(message))
         detail = body.get("detail")
         if isinstance(detail, str | dict | list):
@@ -206,10 +214,14 @@ class OdwbClient:
         args = (status, code, message, detail)
         if status == 401:
             hint = "the API key was refused (missing, wrong or revoked): check ODWB_API_KEY"
-            return OdwbAuthError(status, code, f"{hint} — server said: {message}", detail, action=action, url=shown)
+            return OdwbAuthError(
+                status, code, f"{hint} — server said: {message}", detail, action=action, url=shown
+            )
         if status == 403:
             hint = f"the API key is valid but lacks the permission to {action}: grant it to the key's user"
-            return OdwbAuthError(status, code, f"{hint} — server said: {message}", detail, action=action, url=shown)
+            return OdwbAuthError(
+                status, code, f"{hint} — server said: {message}", detail, action=action, url=shown
+            )
         if status == 404:
             return OdwbNotFound(*args, action=action, url=shown)
         if status == 429:
@@ -239,7 +251,9 @@ class OdwbClient:
 
     def find_dataset(self, dataset_id: str) -> dict | None:
         """The dataset with this `dataset_id` among those this key can edit, or None."""
-        for dataset in self._pages("datasets/", action=f"find dataset {dataset_id!r}", params={"dataset_id": dataset_id}):
+        for dataset in self._pages(
+            "datasets/", action=f"find dataset {dataset_id!r}", params={"dataset_id": dataset_id}
+        ):
             if dataset.get("dataset_id") == dataset_id:
                 return dataset
         return None
@@ -262,7 +276,9 @@ class OdwbClient:
         self._auto("POST", f"datasets/{uid}/publish/", action=f"publish dataset {uid}")
 
     def publish_metadata(self, uid: str) -> None:
-        self._auto("POST", f"datasets/{uid}/publish_metadata/", action=f"publish the metadata of dataset {uid}")
+        self._auto(
+            "POST", f"datasets/{uid}/publish_metadata/", action=f"publish the metadata of dataset {uid}"
+        )
 
     def unpublish(self, uid: str) -> None:
         self._auto("POST", f"datasets/{uid}/unpublish/", action=f"unpublish dataset {uid}")
@@ -283,24 +299,41 @@ class OdwbClient:
 
     def set_metadata_field(self, uid: str, template: str, field: str, value: object) -> None:
         path = f"datasets/{uid}/metadata/{template}/{field}/"
-        self._auto("PUT", path, action=f"set metadata {template}.{field} of dataset {uid}", json_body={"value": value})
+        self._auto(
+            "PUT",
+            path,
+            action=f"set metadata {template}.{field} of dataset {uid}",
+            json_body={"value": value},
+        )
 
     # ---- files and resources -----------------------------------------------------------------------------
 
     def upload_file(self, uid: str, filename: str, content: bytes, mimetype: str = "text/csv") -> dict:
         """Upload a file to the dataset (multipart `file`); returns {uid, filename, mimetype, created_at}."""
         files = {"file": (filename, content, mimetype)}
-        return self._auto("POST", f"datasets/{uid}/resources/files/", action=f"upload {filename} to dataset {uid}", files=files)
+        return self._auto(
+            "POST",
+            f"datasets/{uid}/resources/files/",
+            action=f"upload {filename} to dataset {uid}",
+            files=files,
+        )
 
     def list_resources(self, uid: str) -> list[dict]:
         return list(self._pages(f"datasets/{uid}/resources/", action=f"list the resources of dataset {uid}"))
 
     def create_resource(self, uid: str, resource: dict) -> dict:
-        return self._auto("POST", f"datasets/{uid}/resources/", action=f"add a resource to dataset {uid}", json_body=resource)
+        return self._auto(
+            "POST",
+            f"datasets/{uid}/resources/",
+            action=f"add a resource to dataset {uid}",
+            json_body=resource,
+        )
 
     def update_resource(self, uid: str, resource_uid: str, resource: dict) -> dict:
         path = f"datasets/{uid}/resources/{resource_uid}/"
-        return self._auto("PUT", path, action=f"update resource {resource_uid} of dataset {uid}", json_body=resource)
+        return self._auto(
+            "PUT", path, action=f"update resource {resource_uid} of dataset {uid}", json_body=resource
+        )
 
     def delete_resource(self, uid: str, resource_uid: str) -> None:
         path = f"datasets/{uid}/resources/{resource_uid}/"
@@ -325,14 +358,20 @@ class OdwbClient:
     # ---- field configurations (processors applied to fields: type, label, description, annotations) -----
 
     def list_field_configs(self, uid: str) -> list[dict]:
-        return list(self._pages(f"datasets/{uid}/fields/", action=f"list the field configurations of dataset {uid}"))
+        return list(
+            self._pages(f"datasets/{uid}/fields/", action=f"list the field configurations of dataset {uid}")
+        )
 
     def create_field_config(self, uid: str, config: dict) -> dict:
-        return self._auto("POST", f"datasets/{uid}/fields/", action=f"configure a field of dataset {uid}", json_body=config)
+        return self._auto(
+            "POST", f"datasets/{uid}/fields/", action=f"configure a field of dataset {uid}", json_body=config
+        )
 
     def update_field_config(self, uid: str, config_uid: str, config: dict) -> dict:
         path = f"datasets/{uid}/fields/{config_uid}/"
-        return self._auto("PUT", path, action=f"update field configuration {config_uid} of dataset {uid}", json_body=config)
+        return self._auto(
+            "PUT", path, action=f"update field configuration {config_uid} of dataset {uid}", json_body=config
+        )
 
     def delete_field_config(self, uid: str, config_uid: str) -> None:
         path = f"datasets/{uid}/fields/{config_uid}/"
@@ -347,14 +386,18 @@ class OdwbClient:
         """The published dataset as the public catalogue shows it, or None if it is not visible there."""
         try:
             return self.request(
-                "GET", self._url(EXPLORE, f"catalog/datasets/{dataset_id}"), action=f"look up {dataset_id!r} in the catalogue"
+                "GET",
+                self._url(EXPLORE, f"catalog/datasets/{dataset_id}"),
+                action=f"look up {dataset_id!r} in the catalogue",
             ).json()
         except OdwbNotFound:
             return None
 
     def count_records(self, dataset_id: str) -> int:
         url = self._url(EXPLORE, f"catalog/datasets/{dataset_id}/records")
-        page = self.request("GET", url, action=f"count the records of {dataset_id!r}", params={"limit": 0}).json()
+        page = self.request(
+            "GET", url, action=f"count the records of {dataset_id!r}", params={"limit": 0}
+        ).json()
         return int(page["total_count"])
 
     def export_json(self, dataset_id: str) -> list[dict]:

@@ -1,9 +1,9 @@
 """Publish one CSV table as one ODWB dataset, so that re-running after any crash converges.
 
-Flow: find the dataset by `dataset_id` (or create it, public) → wait while it is busy → set the metadata field
-by field (only fields that differ) → configure fields (types, labels, descriptions, record id) → upload the CSV
-→ point the single csvfile resource at it → publish → poll until idle (bounded) → read back through Explore and
-check the record count.
+Flow: find the dataset by `dataset_id` (or create it, public) → wait while it is busy → set the metadata
+field by field (only fields that differ) → configure fields (types, labels, descriptions, record id) →
+upload the CSV → point the single csvfile resource at it → publish → poll until idle (bounded) → read back
+through Explore and check the record count.
 
 Where the content hash lives: in the title of our csvfile resource, as `[staged <hash>]` when the resource is
 pointed at a new file and `[published <hash>]` once that file was published and read back. Why there:
@@ -65,7 +65,7 @@ class PublishError(RuntimeError):
 
 
 class DatasetNotOwned(PublishError):
-    """The dataset_id exists on the portal but this API key cannot edit it: it is reported, never overwritten."""
+    """The dataset_id exists on the portal but this key cannot edit it: reported, never overwritten."""
 
 
 class ProcessingFailed(PublishError):
@@ -75,7 +75,8 @@ class ProcessingFailed(PublishError):
         self.status = status.get("status")
         self.records_errors = list(status.get("records_errors") or [])
         shown = "; ".join(
-            f"record {e.get('record_id')} field {e.get('field_uid')}: {e.get('message')}" for e in self.records_errors[:5]
+            f"record {e.get('record_id')} field {e.get('field_uid')}: {e.get('message')}"
+            for e in self.records_errors[:5]
         )
         more = f" (+{len(self.records_errors) - 5} more)" if len(self.records_errors) > 5 else ""
         detail = f"; records errors: {shown}{more}" if shown else ""
@@ -118,16 +119,23 @@ def publish_table(
     """
     if record_id_field is not None and record_id_field not in {f["name"] for f in fields}:
         raise ValueError(f"record_id_field {record_id_field!r} is not one of the table's fields")
+    if not re.fullmatch(r"[\w:.+=/-]+", content_hash):
+        raise ValueError(f"content_hash {content_hash!r} must be a single token (e.g. a hex digest)")
     run = _Run(client, dataset_id, poll_interval_s, max_wait_s, on_progress)
     dataset = run.find_or_create(metadata)
     uid = dataset["uid"]
     status = run.settle(uid)
     resources = [r for r in client.list_resources(uid) if r.get("type") == "csvfile"]
-    ours = next((r for r in resources if _MARKER.search(r.get("title") or "")), resources[0] if resources else None)
+    ours = next(
+        (r for r in resources if _MARKER.search(r.get("title") or "")), resources[0] if resources else None
+    )
     stage, staged_hash = _marker(ours)
     changed = run.sync_metadata(uid, metadata)
+    is_published = status.get("is_published")
+    if is_published is None:  # the status schema allows null: fall back on the dataset's own flag
+        is_published = dataset.get("is_published")
 
-    if (stage, staged_hash) == ("published", content_hash) and status["status"] == "idle" and status.get("is_published"):
+    if (stage, staged_hash) == ("published", content_hash) and status["status"] == "idle" and is_published:
         if changed:
             run.when_idle(client.publish_metadata, uid)
             run.step("publish_metadata", ", ".join(changed))
@@ -170,7 +178,12 @@ def publish_table(
             "check the dataset's resources and processors on the portal; the next run publishes again",
         )
     run.step("verify", f"{count} records")
-    run.when_idle(client.update_resource, uid, ours["uid"], client.csvfile_resource(f"{title} [published {content_hash}]", file_uid))
+    run.when_idle(
+        client.update_resource,
+        uid,
+        ours["uid"],
+        client.csvfile_resource(f"{title} [published {content_hash}]", file_uid),
+    )
     run.step("mark", f"published {content_hash}")
     return run.result(uid, content_hash, "published", count, status)
 
@@ -182,27 +195,45 @@ def ods_field_name(name: str) -> str:
 
 
 def desired_field_configs(fields: list[dict], record_id_field: str | None) -> list[dict]:
-    """The field configurations (processors) that give the published fields their types, labels, descriptions."""
+    """The field configurations (processors) giving the published fields their types, labels, descriptions."""
     configs = []
     for spec in fields:
         name = ods_field_name(spec["name"])
         configs.append(
-            {"type": "type", "label": f"{CONFIG_LABEL_PREFIX}type of {name}", "field": name,
-             "type_param": ODS_TYPES.get(spec.get("type", "string"), "text")}
+            {
+                "type": "type",
+                "label": f"{CONFIG_LABEL_PREFIX}type of {name}",
+                "field": name,
+                "type_param": ODS_TYPES.get(spec.get("type", "string"), "text"),
+            }
         )
         if spec.get("title"):
             configs.append(
-                {"type": "rename", "label": f"{CONFIG_LABEL_PREFIX}label of {name}", "from_name": name, "to_name": name,
-                 "field_label": spec["title"]}
+                {
+                    "type": "rename",
+                    "label": f"{CONFIG_LABEL_PREFIX}label of {name}",
+                    "from_name": name,
+                    "to_name": name,
+                    "field_label": spec["title"],
+                }
             )
         if spec.get("description"):
             configs.append(
-                {"type": "description", "label": f"{CONFIG_LABEL_PREFIX}description of {name}", "field": name,
-                 "description": spec["description"]}
+                {
+                    "type": "description",
+                    "label": f"{CONFIG_LABEL_PREFIX}description of {name}",
+                    "field": name,
+                    "description": spec["description"],
+                }
             )
         if record_id_field is not None and spec["name"] == record_id_field:
             configs.append(
-                {"type": "annotate", "label": f"{CONFIG_LABEL_PREFIX}record id {name}", "field": name, "annotation": "id"}
+                {
+                    "type": "annotate",
+                    "label": f"{CONFIG_LABEL_PREFIX}record id {name}",
+                    "field": name,
+                    "annotation": "id",
+                }
             )
     return configs
 
@@ -226,7 +257,9 @@ def _split_metadata(metadata: dict[str, object]) -> dict[str, dict[str, object]]
 class _Run:
     """One publication: the step log, the deadline, and the waits that respect it."""
 
-    def __init__(self, client: OdwbClient, dataset_id: str, poll_interval_s: float, max_wait_s: float, on_progress):
+    def __init__(
+        self, client: OdwbClient, dataset_id: str, poll_interval_s: float, max_wait_s: float, on_progress
+    ):
         self.client = client
         self.dataset_id = dataset_id
         self.poll_interval_s = poll_interval_s
@@ -257,7 +290,8 @@ class _Run:
             raise PublishTimeout(
                 self.dataset_id,
                 f"still {state!r} after waiting {self.max_wait_s:g} s",
-                "nothing is lost: the next run resumes (it waits for this processing, then publishes what is missing)",
+                "nothing is lost: the next run resumes (it waits for this processing, "
+                "then publishes what is missing)",
             )
         time.sleep(self.poll_interval_s)
 
@@ -285,8 +319,10 @@ class _Run:
             return found
         not_owned = DatasetNotOwned(
             dataset_id,
-            "this dataset_id already exists on the portal but the API key cannot edit it (another publisher's dataset)",
-            "choose another dataset_id, or ask its owner to grant edit rights to the key's user; nothing was changed",
+            "this dataset_id already exists on the portal but the API key cannot edit it "
+            "(another publisher's dataset)",
+            "choose another dataset_id, or ask its owner to grant edit rights to the key's user; "
+            "nothing was changed",
         )
         if client.explore_dataset(dataset_id) is not None:
             raise not_owned
@@ -303,7 +339,7 @@ class _Run:
         return created
 
     def sync_metadata(self, uid: str, metadata: dict[str, object]) -> list[str]:
-        """Set each metadata field whose value differs, one PUT per field; return the changed `template.field`s."""
+        """Set each metadata field whose value differs, one PUT per field; return those set."""
         current = self.client.get_metadata(uid)
         changed = []
         for template, values in _split_metadata(metadata).items():
@@ -318,7 +354,11 @@ class _Run:
     def sync_fields(self, uid: str, fields: list[dict], record_id_field: str | None) -> None:
         """Make our field configurations (labelled `omv: …`) exactly the desired ones; leave others alone."""
         client = self.client
-        existing = {c["label"]: c for c in client.list_field_configs(uid) if c.get("label", "").startswith(CONFIG_LABEL_PREFIX)}
+        existing = {
+            c["label"]: c
+            for c in client.list_field_configs(uid)
+            if c.get("label", "").startswith(CONFIG_LABEL_PREFIX)
+        }
         desired = desired_field_configs(fields, record_id_field)
         done = 0
         for config in desired:

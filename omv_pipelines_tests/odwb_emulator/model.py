@@ -31,7 +31,7 @@ def new_uid(prefix: str) -> str:
 
 
 def field_name(header: str) -> str:
-    """The technical field name Opendatasoft derives from a CSV header: no accents, lower case, `_` otherwise."""
+    """The technical field name Opendatasoft derives from a CSV header: no accents, lower case, `_`."""
     plain = unicodedata.normalize("NFKD", header).encode("ascii", "ignore").decode()
     return re.sub(r"[^a-z0-9_]+", "_", plain.strip().lower()).strip("_") or "field"
 
@@ -63,7 +63,9 @@ class Dataset:
     params: dict = field(default_factory=dict)
     is_published: bool = False
     records: list[dict] = field(default_factory=list)  # published records
-    fields: list[dict] = field(default_factory=list)  # published schema: name, label, type, annotations, description
+    fields: list[dict] = field(
+        default_factory=list
+    )  # published schema: name, label, type, annotations(, description)
 
     def set_status(self, status: str) -> None:
         self.previous, self.status, self.since = self.status, status, now_iso()
@@ -77,7 +79,12 @@ class Dataset:
             "is_published": self.is_published,
             "is_restricted": self.is_restricted,
             "metadata": self.metadata,
-            "default_security": {"is_data_visible": True, "visible_fields": None, "filter_query": "", "api_calls_quota": None},
+            "default_security": {
+                "is_data_visible": True,
+                "visible_fields": None,
+                "filter_query": "",
+                "api_calls_quota": None,
+            },
         }
 
     def status_json(self) -> dict:
@@ -107,8 +114,8 @@ class ProcessingFailure(Exception):
 def process(dataset: Dataset) -> tuple[list[dict], list[dict], list[dict]]:
     """Extract every enabled csvfile resource and apply the field configurations, in stack order.
 
-    Returns (records, fields, records_errors). Conversion failures leave the value empty and add a record error,
-    as the real platform does; they do not fail the processing.
+    Returns (records, fields, records_errors). Conversion failures leave the value empty and add a record
+    error, as the real platform does; they do not fail the processing.
     """
     records: list[dict] = []
     names: list[str] = []
@@ -126,8 +133,10 @@ def process(dataset: Dataset) -> tuple[list[dict], list[dict], list[dict]]:
             continue
         header = [field_name(h) for h in rows[0]]
         names += [h for h in header if h not in names]
-        records += [dict(zip(header, (cell if cell != "" else None for cell in row))) for row in rows[1:] if row]
-    fields = {n: {"name": n, "label": n, "type": "text", "annotations": {}, "description": None} for n in names}
+        records += [
+            dict(zip(header, (cell if cell != "" else None for cell in row))) for row in rows[1:] if row
+        ]
+    fields = {n: {"name": n, "label": n, "type": "text", "annotations": {}} for n in names}
     errors: list[dict] = []
     for config in dataset.field_configs:
         kind, target = config["type"], config.get("field")
@@ -139,12 +148,19 @@ def process(dataset: Dataset) -> tuple[list[dict], list[dict], list[dict]]:
                 except ValueError as exc:
                     record[target] = None
                     errors.append(
-                        {"record_id": str(number + 1), "field_uid": target, "processor_uid": config["uid"], "message": str(exc)}
+                        {
+                            "record_id": str(number + 1),
+                            "field_uid": target,
+                            "processor_uid": config["uid"],
+                            "message": str(exc),
+                        }
                     )
         elif kind == "rename" and config["from_name"] in fields:
             source, target = config["from_name"], config["to_name"]
             fields[source].update(name=target, label=config["field_label"])
-            fields = {(target if n == source else n): spec for n, spec in fields.items()}  # keeps the position
+            fields = {
+                (target if n == source else n): spec for n, spec in fields.items()
+            }  # keeps the position
             if source != target:
                 for record in records:
                     record[target] = record.pop(source, None)

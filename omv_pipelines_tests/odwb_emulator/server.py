@@ -1,4 +1,4 @@
-"""An Opendatasoft portal on loopback: the Automation API v1.0 and Explore API v2.1 endpoints the project uses.
+"""An Opendatasoft portal on loopback: the Automation v1.0 and Explore v2.1 endpoints the project uses.
 
 Status codes, bodies and pagination follow the official specifications (the conformance test checks them).
 State is in memory; publishing runs in a background thread through queued → processing → idle. Tests steer
@@ -41,7 +41,10 @@ AUTOMATION = "/api/automation/v1.0"
 EXPLORE = "/api/explore/v2.1"
 PUBLISHER_PERMISSIONS = frozenset({"create_dataset", "edit_dataset", "publish_dataset"})
 _DEFAULT_ERRORS = {
-    400: ("invalid_dataset_status", "Invalid precondition, dataset status is 'processing' but must be one of 'idle'"),
+    400: (
+        "invalid_dataset_status",
+        "Invalid precondition, dataset status is 'processing' but must be one of 'idle'",
+    ),
     401: ("authentication_failed", "Authentication credentials were not provided or are invalid."),
     403: ("permission_denied", "You do not have permission to perform this action."),
     404: ("not_found", "Not found."),
@@ -123,14 +126,17 @@ class OdsEmulator:
         self._server: ThreadingHTTPServer | None = None
         self._routes = self._build_routes()
 
-    # ---- lifecycle ------------------------------------------------------------------------------------------
+    # ---- lifecycle ---------------------------------------------------------------------------------------
 
     def start(self) -> OdsEmulator:
         handler = type("Handler", (_Handler,), {"emulator": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
         serve = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="ods-emulator", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="ods-emulator",
+            daemon=True,
         )
         serve.start()
         return self
@@ -155,7 +161,7 @@ class OdsEmulator:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
-    # ---- steering from tests ------------------------------------------------------------------------------
+    # ---- steering from tests -----------------------------------------------------------------------------
 
     def add_key(self, permissions: Iterable[str], *, username: str | None = None) -> str:
         """A new API key for `username` (default: the publisher) holding exactly these permissions."""
@@ -183,7 +189,7 @@ class OdsEmulator:
             )
             dataset.records = list(records or [])
             names = list(dict.fromkeys(n for r in dataset.records for n in r))
-            dataset.fields = [{"name": n, "label": n, "type": "text", "annotations": {}, "description": None} for n in names]
+            dataset.fields = [{"name": n, "label": n, "type": "text", "annotations": {}} for n in names]
             dataset.is_published = published
             self.datasets[dataset.uid] = dataset
             return dataset.uid
@@ -199,7 +205,7 @@ class OdsEmulator:
         method: str | None = None,
         delay_s: float = 0.0,
     ) -> Fault:
-        """Answer the next `times` matching requests with `status` (after `delay_s`); status None = delay only.
+        """Answer the next `times` matching requests with `status` after `delay_s` (None: delay only).
 
         Without `body`, the body is the Opendatasoft error for that status (400 → invalid_dataset_status).
         """
@@ -212,7 +218,9 @@ class OdsEmulator:
         self, message: str, records_errors: list[dict] | None = None, *, status: str = "error", params=None
     ) -> None:
         """Make the next publication end in `status` (error or limit_reached) with these records errors."""
-        self._processing_failures.append(ProcessingFailure(status, message, list(records_errors or []), params))
+        self._processing_failures.append(
+            ProcessingFailure(status, message, list(records_errors or []), params)
+        )
 
     def dataset(self, dataset_id: str) -> Dataset:
         """The (single) dataset with this dataset_id, for assertions."""
@@ -241,7 +249,7 @@ class OdsEmulator:
                 raise TimeoutError("emulator still processing")
             time.sleep(0.01)
 
-    # ---- request handling -----------------------------------------------------------------------------------
+    # ---- request handling --------------------------------------------------------------------------------
 
     def _build_routes(self) -> list[_Route]:
         a, e = "automation", "explore"
@@ -251,17 +259,47 @@ class OdsEmulator:
             ("GET", a, "/datasets/{dataset_uid}/", self._get_dataset, None),
             ("POST", a, "/datasets/{dataset_uid}/publish/", self._publish, "publish_dataset"),
             ("POST", a, "/datasets/{dataset_uid}/unpublish/", self._unpublish, "publish_dataset"),
-            ("POST", a, "/datasets/{dataset_uid}/publish_metadata/", self._publish_metadata, "publish_dataset"),
+            (
+                "POST",
+                a,
+                "/datasets/{dataset_uid}/publish_metadata/",
+                self._publish_metadata,
+                "publish_dataset",
+            ),
             ("GET", a, "/datasets/{dataset_uid}/status/", self._status, None),
             ("GET", a, "/datasets/{dataset_uid}/metadata/", self._get_metadata, None),
-            ("GET", a, "/datasets/{dataset_uid}/metadata/{template_name}/{template_field_name}/", self._get_meta_field, None),
-            ("PUT", a, "/datasets/{dataset_uid}/metadata/{template_name}/{template_field_name}/", self._put_meta_field, "edit_dataset"),
+            (
+                "GET",
+                a,
+                "/datasets/{dataset_uid}/metadata/{template_name}/{template_field_name}/",
+                self._get_meta_field,
+                None,
+            ),
+            (
+                "PUT",
+                a,
+                "/datasets/{dataset_uid}/metadata/{template_name}/{template_field_name}/",
+                self._put_meta_field,
+                "edit_dataset",
+            ),
             ("POST", a, "/datasets/{dataset_uid}/resources/files/", self._upload_file, "edit_dataset"),
             ("GET", a, "/datasets/{dataset_uid}/resources/", self._list_resources, None),
             ("POST", a, "/datasets/{dataset_uid}/resources/", self._create_resource, "edit_dataset"),
             ("GET", a, "/datasets/{dataset_uid}/resources/{resource_uid}/", self._get_resource, None),
-            ("PUT", a, "/datasets/{dataset_uid}/resources/{resource_uid}/", self._put_resource, "edit_dataset"),
-            ("DELETE", a, "/datasets/{dataset_uid}/resources/{resource_uid}/", self._delete_resource, "edit_dataset"),
+            (
+                "PUT",
+                a,
+                "/datasets/{dataset_uid}/resources/{resource_uid}/",
+                self._put_resource,
+                "edit_dataset",
+            ),
+            (
+                "DELETE",
+                a,
+                "/datasets/{dataset_uid}/resources/{resource_uid}/",
+                self._delete_resource,
+                "edit_dataset",
+            ),
             ("GET", a, "/datasets/{dataset_uid}/fields/", self._list_fields, None),
             ("POST", a, "/datasets/{dataset_uid}/fields/", self._create_field, "edit_dataset"),
             ("GET", a, "/datasets/{dataset_uid}/fields/{field_uid}/", self._get_field, None),
@@ -306,7 +344,9 @@ class OdsEmulator:
             content_type = extra.pop("Content-Type", "text/csv; charset=utf-8")
         else:
             data = json.dumps(payload, ensure_ascii=False).encode()
-            content_type = "application/json; charset=utf-8" if exchange.api == "explore" else "application/json"
+            content_type = (
+                "application/json; charset=utf-8" if exchange.api == "explore" else "application/json"
+            )
             exchange.response_json = payload
         exchange.status, exchange.content_type = status, content_type
         with self.lock:
@@ -335,7 +375,7 @@ class OdsEmulator:
     def _route(self, method: str, path: str, exchange: Exchange) -> tuple[_Route, tuple[str, ...]]:
         for prefix, api in ((AUTOMATION, "automation"), (EXPLORE, "explore")):
             if path.startswith(prefix + "/"):
-                sub = path[len(prefix):]
+                sub = path[len(prefix) :]
                 exchange.api = api
                 known = False
                 for route in self._routes:
@@ -365,10 +405,12 @@ class OdsEmulator:
         if key is None:
             raise HttpError(401, "invalid_api_key", "The API key is invalid or has been revoked.")
         if route.permission and route.permission not in key.permissions:
-            raise HttpError(403, "permission_denied", f"This API key does not have the '{route.permission}' permission.")
+            raise HttpError(
+                403, "permission_denied", f"This API key does not have the '{route.permission}' permission."
+            )
         return key
 
-    # ---- helpers ----------------------------------------------------------------------------------------------
+    # ---- helpers -----------------------------------------------------------------------------------------
 
     def _own(self, user: ApiKey, uid: str) -> Dataset:
         dataset = self.datasets.get(uid)
@@ -384,7 +426,8 @@ class OdsEmulator:
             raise HttpError(
                 400,
                 "invalid_dataset_status",
-                f"Invalid precondition, dataset status is '{dataset.status}' but must be one of 'idle, error, limit_reached'",
+                f"Invalid precondition, dataset status is '{dataset.status}' "
+                "but must be one of 'idle, error, limit_reached'",
             )
 
     @staticmethod
@@ -392,9 +435,13 @@ class OdsEmulator:
         try:
             value = json.loads(body or b"null")
         except ValueError:
-            raise HttpError(400, "validation_error", "Invalid input", {"non_field_errors": ["Invalid JSON body."]}) from None
+            raise HttpError(
+                400, "validation_error", "Invalid input", {"non_field_errors": ["Invalid JSON body."]}
+            ) from None
         if not isinstance(value, dict):
-            raise HttpError(400, "validation_error", "Invalid input", {"non_field_errors": ["Expected an object."]})
+            raise HttpError(
+                400, "validation_error", "Invalid input", {"non_field_errors": ["Expected an object."]}
+            )
         return value
 
     def _page(self, query, items: list, path: str) -> dict:
@@ -403,9 +450,16 @@ class OdsEmulator:
             limit = int(query.get("limit", ["20"])[0])
             offset = int(query.get("offset", ["0"])[0])
         except ValueError:
-            raise HttpError(400, "validation_error", "Invalid input", {"limit": ["A valid integer is required."]}) from None
+            raise HttpError(
+                400, "validation_error", "Invalid input", {"limit": ["A valid integer is required."]}
+            ) from None
         if not 0 <= limit <= 1000 or offset < 0:
-            raise HttpError(400, "validation_error", "Invalid input", {"limit": ["Ensure 0 <= limit <= 1000 and offset >= 0."]})
+            raise HttpError(
+                400,
+                "validation_error",
+                "Invalid input",
+                {"limit": ["Ensure 0 <= limit <= 1000 and offset >= 0."]},
+            )
 
         def link(at: int) -> str:
             others = {k: v[0] for k, v in query.items() if k not in ("limit", "offset", "apikey")}
@@ -419,7 +473,7 @@ class OdsEmulator:
             "results": items[offset : offset + limit],
         }
 
-    # ---- Automation: datasets -----------------------------------------------------------------------------
+    # ---- Automation: datasets ----------------------------------------------------------------------------
 
     def _list_datasets(self, user, query, headers, body):
         wanted = query.get("dataset_id", [None])[0]
@@ -443,7 +497,9 @@ class OdsEmulator:
             errors["metadata"] = ["This field is required and must contain the 'default' template."]
         if errors:
             raise HttpError(400, "validation_error", "Invalid input", errors)
-        dataset = Dataset(new_uid("da"), dataset_id, user.username, bool(data.get("is_restricted", True)), metadata)
+        dataset = Dataset(
+            new_uid("da"), dataset_id, user.username, bool(data.get("is_restricted", True)), metadata
+        )
         self.datasets[dataset.uid] = dataset
         return 201, dataset.as_json()
 
@@ -472,7 +528,11 @@ class OdsEmulator:
                     raise failure
                 records, fields, errors = process(dataset)
             except ProcessingFailure as exc:
-                dataset.message, dataset.records_errors, dataset.params = exc.message, exc.records_errors, exc.params
+                dataset.message, dataset.records_errors, dataset.params = (
+                    exc.message,
+                    exc.records_errors,
+                    exc.params,
+                )
                 dataset.set_status(exc.status)
                 return
             dataset.records, dataset.fields, dataset.records_errors = records, fields, errors
@@ -492,7 +552,7 @@ class OdsEmulator:
     def _status(self, user, query, headers, body, uid):
         return 200, self._own(user, uid).status_json()
 
-    # ---- Automation: metadata ---------------------------------------------------------------------------
+    # ---- Automation: metadata ----------------------------------------------------------------------------
 
     def _get_metadata(self, user, query, headers, body, uid):
         return 200, self._own(user, uid).metadata
@@ -512,7 +572,7 @@ class OdsEmulator:
         dataset.updated_at = now_iso()
         return 200, dataset.metadata[template][name]
 
-    # ---- Automation: files and resources ----------------------------------------------------------------
+    # ---- Automation: files and resources -----------------------------------------------------------------
 
     def _upload_file(self, user, query, headers, body, uid):
         dataset = self._own(user, uid)
@@ -542,7 +602,10 @@ class OdsEmulator:
             "extraction_infos": {"label": "CSV File", "type": "csvfile"},
             "origin": {"label": "Uploaded file", "type": "uploaded_file"},
             "params": data.get("params") or {},
-            "datasource": {"type": "uploaded_file", "file": {k: file[k] for k in ("uid", "filename", "mimetype", "created_at")}},
+            "datasource": {
+                "type": "uploaded_file",
+                "file": {k: file[k] for k in ("uid", "filename", "mimetype", "created_at")},
+            },
             "updated_at": now_iso(),
         }
 
@@ -568,7 +631,10 @@ class OdsEmulator:
         if resource_uid not in dataset.resources:
             raise HttpError(404, "not_found", "Not found.")
         self._not_busy(dataset)
-        dataset.resources[resource_uid] = {"uid": resource_uid, **self._check_resource(dataset, self._json(body))}
+        dataset.resources[resource_uid] = {
+            "uid": resource_uid,
+            **self._check_resource(dataset, self._json(body)),
+        }
         return 200, self._resource_json(dataset.resources[resource_uid])
 
     def _delete_resource(self, user, query, headers, body, uid, resource_uid):
@@ -579,7 +645,7 @@ class OdsEmulator:
         del dataset.resources[resource_uid]
         return 204, b""
 
-    # ---- Automation: field configurations ---------------------------------------------------------------
+    # ---- Automation: field configurations ----------------------------------------------------------------
 
     @staticmethod
     def _check_field_config(data: dict) -> dict:
@@ -637,7 +703,7 @@ class OdsEmulator:
         del dataset.field_configs[index]
         return 204, b""
 
-    # ---- Explore ------------------------------------------------------------------------------------------
+    # ---- Explore -----------------------------------------------------------------------------------------
 
     def _visible(self, user: ApiKey | None, dataset_id: str) -> Dataset:
         for dataset in self.datasets.values():
@@ -656,8 +722,12 @@ class OdsEmulator:
             "attachments": [],
             "has_records": bool(dataset.records),
             "data_visible": True,
-            "features": ["analyze"] + (["geo"] if any(f["type"].startswith("geo") for f in dataset.fields) else []),
-            "metas": {"default": {k: v.get("value") for k, v in default.items()} | {"records_count": len(dataset.records)}},
+            "features": ["analyze"]
+            + (["geo"] if any(f["type"].startswith("geo") for f in dataset.fields) else []),
+            "metas": {
+                "default": {k: v.get("value") for k, v in default.items()}
+                | {"records_count": len(dataset.records)}
+            },
             "fields": dataset.fields,
         }
 
@@ -670,10 +740,16 @@ class OdsEmulator:
             raise HttpError(400, "InvalidRESTParameterError", "limit and offset must be integers.") from None
         limit = 100 if limit == -1 else limit
         if not 0 <= limit <= 100:
-            raise HttpError(400, "InvalidRESTParameterError", f"Invalid value for limit: {limit}; expected -1 <= limit <= 100.")
+            raise HttpError(
+                400,
+                "InvalidRESTParameterError",
+                f"Invalid value for limit: {limit}; expected -1 <= limit <= 100.",
+            )
         if offset < 0 or offset + limit > 10000:
             raise HttpError(
-                400, "InvalidRESTParameterError", "offset + limit must not exceed 10000: use the exports endpoint instead."
+                400,
+                "InvalidRESTParameterError",
+                "offset + limit must not exceed 10000: use the exports endpoint instead.",
             )
         return 200, {"total_count": len(dataset.records), "results": dataset.records[offset : offset + limit]}
 
@@ -700,13 +776,19 @@ class OdsEmulator:
 def _multipart_file(content_type: str, body: bytes) -> tuple[str, str, bytes]:
     """The `file` part of a multipart/form-data body: (filename, mimetype, content)."""
     if not content_type.startswith("multipart/form-data"):
-        raise HttpError(400, "validation_error", "Invalid input", {"file": ["Send the file as multipart/form-data."]})
+        raise HttpError(
+            400, "validation_error", "Invalid input", {"file": ["Send the file as multipart/form-data."]}
+        )
     message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
         b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body
     )
     for part in message.iter_parts():
         if part.get_param("name", header="content-disposition") == "file":
-            return part.get_filename() or "upload", part.get_content_type(), part.get_payload(decode=True) or b""
+            return (
+                part.get_filename() or "upload",
+                part.get_content_type(),
+                part.get_payload(decode=True) or b"",
+            )
     raise HttpError(400, "validation_error", "Invalid input", {"file": ["No file was submitted."]})
 
 

@@ -55,12 +55,16 @@ def test_retry_after_of_a_429_is_honoured(ods, client, delays):
 
 
 def test_retries_exhausted_raise_with_status_and_server_message(ods, client, delays):
-    ods.inject(r"/status/$", 503, times=None, body={"error_code": "unavailable", "message": "maintenance until noon"})
+    ods.inject(
+        r"/status/$", 503, times=None, body={"error_code": "unavailable", "message": "maintenance until noon"}
+    )
     uid = client.create_dataset("ds", {"default": {"title": "T"}})["uid"]
     with pytest.raises(OdwbError) as info:
         client.status(uid)
     assert info.value.status == 503 and info.value.error_code == "unavailable"
-    assert "maintenance until noon" in str(info.value) and f"read the status of dataset {uid}" in str(info.value)
+    assert "maintenance until noon" in str(info.value) and f"read the status of dataset {uid}" in str(
+        info.value
+    )
     assert ods.count("GET", r"/status/$") == 4 and len(delays) == 3
 
 
@@ -129,7 +133,10 @@ def test_server_echo_of_the_key_is_masked(ods, client):
 
 
 def test_mask_url_hides_apikey_parameters():
-    assert mask_url("https://p/api/x?limit=2&apikey=abc123&offset=4") == "https://p/api/x?limit=2&apikey=***&offset=4"
+    assert (
+        mask_url("https://p/api/x?limit=2&apikey=abc123&offset=4")
+        == "https://p/api/x?limit=2&apikey=***&offset=4"
+    )
     assert mask_url("https://p/?APIKEY=zz") == "https://p/?APIKEY=***"
 
 
@@ -137,7 +144,9 @@ def test_lists_follow_next_links(ods, client, monkeypatch):
     monkeypatch.setattr(odwb, "PAGE_LIMIT", 2)
     uid = client.create_dataset("ds", {"default": {"title": "T"}})["uid"]
     for n in range(5):
-        client.create_field_config(uid, {"type": "annotate", "label": f"c{n}", "field": f"f{n}", "annotation": "sortable"})
+        client.create_field_config(
+            uid, {"type": "annotate", "label": f"c{n}", "field": f"f{n}", "annotation": "sortable"}
+        )
     assert [c["label"] for c in client.list_field_configs(uid)] == ["c0", "c1", "c2", "c3", "c4"]
     assert ods.count("GET", r"/fields/$") == 3
 
@@ -175,8 +184,13 @@ def test_duplicate_dataset_id_is_a_validation_error_with_detail(client):
 
 
 def test_explore_quota_error_uses_errorcode(ods, delays):
-    quota = {"errorcode": 10002, "reset_time": "2025-01-01T00:00:00Z", "limit_time_unit": "day", "call_limit": 10000,
-             "error": "Too many requests on the domain. Please contact the domain administrator."}
+    quota = {
+        "errorcode": 10002,
+        "reset_time": "2025-01-01T00:00:00Z",
+        "limit_time_unit": "day",
+        "call_limit": 10000,
+        "error": "Too many requests on the domain. Please contact the domain administrator.",
+    }
     ods.inject(r"/records$", 429, times=None, body=quota, headers={"Retry-After": "1"})
     with OdwbClient(ods.url, ods.api_key, retries=1) as c, pytest.raises(OdwbRateLimited) as info:
         c.count_records("anything")

@@ -84,7 +84,16 @@ def test_first_publication_creates_configures_publishes_and_reads_back(ods, clie
     result = publish_table(client, **table(3))
     assert result.status == "published" and result.record_count == 3
     assert result.url == f"{ods.url}/explore/dataset/{DATASET}/"
-    assert result.steps == ("create", "fields", "upload", "resource", "publish", "processing", "verify", "mark")
+    assert result.steps == (
+        "create",
+        "fields",
+        "upload",
+        "resource",
+        "publish",
+        "processing",
+        "verify",
+        "mark",
+    )
     dataset = ods.dataset(DATASET)
     assert result.uid == dataset.uid and dataset.is_published and not dataset.is_restricted
     assert len(dataset.resources) == 1
@@ -108,10 +117,14 @@ def test_identical_second_run_is_unchanged_without_upload_or_publish(ods, client
     publish_table(client, **table(3))
     before = data_requests(ods)
     progress: list[tuple[str, str]] = []
-    result = publish_table(client, **table(3), on_progress=lambda step, detail: progress.append((step, detail)))
+    result = publish_table(
+        client, **table(3), on_progress=lambda step, detail: progress.append((step, detail))
+    )
     assert result.status == "unchanged" and result.record_count == 3 and result.steps == ("find", "unchanged")
     assert data_requests(ods) == before
-    assert ods.count("PUT", r"/metadata/") == 0 and ods.count("POST", r"/fields/$") == len(ods.dataset(DATASET).field_configs)
+    assert ods.count("PUT", r"/metadata/") == 0 and ods.count("POST", r"/fields/$") == len(
+        ods.dataset(DATASET).field_configs
+    )
     assert progress[-1][0] == "unchanged" and table(3)["content_hash"] in progress[-1][1]
 
 
@@ -120,7 +133,12 @@ def test_metadata_change_alone_updates_fields_one_by_one_and_publishes_metadata(
     changed = table(2)
     changed["metadata"]["title"] = "Arceaux vélos — Namur"
     result = publish_table(client, **changed)
-    assert result.status == "unchanged" and result.steps == ("find", "metadata", "publish_metadata", "unchanged")
+    assert result.status == "unchanged" and result.steps == (
+        "find",
+        "metadata",
+        "publish_metadata",
+        "unchanged",
+    )
     assert ods.count("PUT", r"/metadata/default/title/$") == 1 and ods.count("PUT", r"/metadata/") == 1
     assert ods.count("POST", r"/publish_metadata/$") == 1 and ods.count("POST", r"/resources/files/$") == 1
     assert ods.dataset(DATASET).metadata["default"]["keyword"] == {"value": ["mobilité", "vélo"]}  # untouched
@@ -139,8 +157,9 @@ def test_changed_content_is_republished_through_the_same_resource(ods, client):
 def test_field_configuration_follows_the_schema_and_spares_foreign_configs(ods, client):
     publish_table(client, **table(2))
     uid = ods.dataset(DATASET).uid
-    client.create_field_config(uid, {"type": "annotate", "label": "manual: sortable name", "field": "name",
-                                     "annotation": "sortable"})
+    client.create_field_config(
+        uid, {"type": "annotate", "label": "manual: sortable name", "field": "name", "annotation": "sortable"}
+    )
     changed = table(3)
     changed["fields"] = [dict(f, description=None) if f["name"] == "capacity" else f for f in FIELDS]
     publish_table(client, **changed)
@@ -153,7 +172,9 @@ class Crash(Exception):
     pass
 
 
-@pytest.mark.parametrize("crash_after", ["create", "fields", "upload", "resource", "publish", "processing", "verify"])
+@pytest.mark.parametrize(
+    "crash_after", ["create", "fields", "upload", "resource", "publish", "processing", "verify"]
+)
 def test_rerun_after_a_crash_at_any_step_converges(ods, client, crash_after):
     def crash(step: str, detail: str) -> None:
         if step == crash_after:
@@ -190,7 +211,9 @@ def test_duplicate_resources_of_ours_are_removed(ods, client):
 
 @pytest.mark.parametrize("final_status", ["error", "limit_reached"])
 def test_processing_failure_reports_records_errors(ods, client, final_status):
-    errors = [{"record_id": "2", "field_uid": "capacity", "processor_uid": "pr_1", "message": "invalid integer 'x'"}]
+    errors = [
+        {"record_id": "2", "field_uid": "capacity", "processor_uid": "pr_1", "message": "invalid integer 'x'"}
+    ]
     ods.fail_processing("Processing failed on 1 record", errors, status=final_status)
     with pytest.raises(ProcessingFailed) as info:
         publish_table(client, **table(2))
@@ -214,7 +237,11 @@ def test_timeout_says_the_next_run_resumes_and_it_does(client):
             publish_table(c, **dict(table(2), max_wait_s=0.1))
         assert "next run resumes" in str(info.value)
         result = publish_table(c, **table(2))
-        assert result.status == "published" and "upload" in result.steps and slow.count("POST", r"/resources/files/$") == 1
+        assert (
+            result.status == "published"
+            and "upload" in result.steps
+            and slow.count("POST", r"/resources/files/$") == 1
+        )
 
 
 @pytest.mark.parametrize("published", [True, False])
@@ -237,4 +264,10 @@ def test_read_back_mismatch_is_an_error(client):
 def test_unknown_record_id_field_is_refused_before_any_request(ods, client):
     with pytest.raises(ValueError, match="record_id_field 'uuid'"):
         publish_table(client, **table(1), record_id_field="uuid")
+    assert ods.exchanges == []
+
+
+def test_content_hash_must_be_one_token(ods, client):
+    with pytest.raises(ValueError, match="content_hash"):
+        publish_table(client, **dict(table(1), content_hash="abc] def"))
     assert ods.exchanges == []
