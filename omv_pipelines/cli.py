@@ -1,0 +1,198 @@
+"""`omv`: the command line for people, next to the Dagster UI.
+
+    omv demo                   run the bundled demo end to end (MapServer WFS on loopback, export folder)
+    omv ui                     open the Dagster UI on this project (same instance as `omv demo`)
+    omv validate [FOLDER]      check a catalogue folder and say what to fix
+    omv preview FILE           harvest and validate one commune's datasets, publish nothing
+    omv catalog-schema         print the JSON Schema of a commune file (for editors)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+DEMO_WFS_ENV = "OMV_DEMO_MONS_WFS_URL"
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+def _dagster_home() -> Path:
+    """DAGSTER_HOME, defaulting to ./.dagster_home seeded with the project's dagster.yaml."""
+    home = Path(os.environ.get("DAGSTER_HOME") or ".dagster_home").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists() and Path("dagster.yaml").is_file():
+        shutil.copy("dagster.yaml", home / "dagster.yaml")
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from omv_pipelines import settings
+    from omv_pipelines.catalog.loader import load_catalog
+
+    folder = Path(args.folder) if args.folder else settings.from_environment().catalog_dir
+    catalog = load_catalog(folder)
+    for code, entry in sorted(catalog.entries.items()):
+        datasets = ", ".join(sorted(entry.config.datasets))
+        print(f"ok     {entry.path.name}: {entry.config.commune.name} ({code}) — {datasets}")
+    for error in catalog.errors:
+        print(f"ERROR  {error}", file=sys.stderr)
+    print(f"{len(catalog.entries)} commune(s) valid, {len(catalog.errors)} file(s) with errors in {folder}")
+    return 1 if catalog.errors else 0
+
+
+def cmd_catalog_schema(args: argparse.Namespace) -> int:
+    from omv_pipelines.catalog.loader import catalog_json_schema
+
+    text = catalog_json_schema()
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    """Harvest and validate without publishing: what a data officer runs before activation."""
+    from omv_pipelines import flow
+    from omv_pipelines.catalog.loader import CatalogEntry, CatalogError, load_file
+
+    path = Path(args.file).resolve()
+    try:
+        entry = CatalogEntry(config=load_file(path), path=path)
+    except CatalogError as exc:
+        print(f"ERROR  {exc}", file=sys.stderr)
+        return 1
+    failed = False
+    datasets = sorted(entry.config.datasets)
+    for number, dataset_key in enumerate(datasets, start=1):
+        print(f"[{number}/{len(datasets)}] {entry.config.commune.name} — {dataset_key}: harvesting…", flush=True)
+        try:
+            harvested = flow.harvest_dataset(entry, dataset_key)
+            print(f"        {len(harvested.frame)} rows harvested in {harvested.duration_s:.1f}s; validating…", flush=True)
+            result = flow.normalise_dataset(entry, dataset_key, harvested.frame)
+        except flow.FlowError as exc:
+            print(f"ERROR  {exc}", file=sys.stderr)
+            failed = True
+            continue
+        report = flow.report_table(result)
+        print(f"        {len(result.valid)} valid, {result.rejected_rows} rejected, {len(result.warnings)} warnings")
+        if result.unknown_columns:
+            print(f"        columns not in the standard (left out): {', '.join(result.unknown_columns)}")
+        for row in report.itertuples(index=False):
+            print(f"        row {row.source_row} [{row.severity}] {row.field}: {row.message} (value: {row.raw_value})")
+        if args.report_dir:
+            out = Path(args.report_dir) / f"{entry.config.dataset_id(dataset_key)}.report.csv"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            report.to_csv(out, index=False)
+            print(f"        report written to {out}")
+    return 1 if failed else 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Materialise the demo catalogue into the Dagster instance, so that the UI shows it afterwards."""
+    os.environ.setdefault("OMV_DATA_DIR", str(Path(args.data_dir).resolve()))
+    home = _dagster_home()
+    import dagster as dg
+
+    from omv_pipelines import settings
+    from omv_pipelines.catalog.loader import DEMO_CATALOG, load_catalog
+    from omv_pipelines.defs.assets import keys
+    from omv_pipelines.defs.jobs import commune_run_request
+    from omv_pipelines.demo.mapserver import MapServerWfs, WfsLayer
+    from omv_pipelines.definitions import build_definitions
+
+    config = settings.from_environment()
+    catalog = load_catalog(config.catalog_dir)
+    catalog.raise_errors()
+    defs = build_definitions()
+    instance = dg.DagsterInstance.get()
+    layer = WfsLayer(name="defibrillateurs", path=DEMO_CATALOG / "data" / "mons_defibrillateurs.geojson", epsg=31370, feature_id="ident")
+    failures = []
+    with MapServerWfs([layer]) as wfs:
+        os.environ[DEMO_WFS_ENV] = wfs.url
+        print(f"MapServer WFS for Mons serving on {wfs.url}")
+        codes = sorted(catalog.active)
+        instance.add_dynamic_partitions("communes", [c for c in codes if not instance.has_dynamic_partition("communes", c)])
+        commune_job = defs.resolve_job_def("commune_sync")
+        for code in codes:
+            request = commune_run_request(catalog.entries[code].config, reason="demo")
+            result = commune_job.execute_in_process(
+                instance=instance, partition_key=code, asset_selection=request.asset_selection,
+                tags=request.tags, raise_on_error=False, run_config=QUIET,
+            )
+            status = "ok" if result.success else "FAILED"
+            print(f"{status:6} {catalog.entries[code].config.commune.name} ({code}) run {result.run_id}")
+            for line in _run_summary(result):
+                print(f"         {line}")
+            if not result.success:
+                failures.append(code)
+        provided = {key for entry in catalog.active.values() for key in entry.config.datasets}
+        regional = defs.resolve_job_def("regional_rebuild").execute_in_process(
+            instance=instance, raise_on_error=False, run_config=QUIET,
+            asset_selection=[keys(dataset_key)["regional"] for dataset_key in sorted(provided)],
+        )
+        print(f"{'ok' if regional.success else 'FAILED':6} regional datasets run {regional.run_id}")
+        if not regional.success:
+            failures.append("regional")
+    print(f"\nExport folder: {config.export_dir}")
+    for path in sorted(config.export_dir.glob("*")):
+        print(f"  {path.name}")
+    print(f"Dagster instance: {home}  (open the UI with: omv ui)")
+    return 1 if failures else 0
+
+
+def _run_summary(result) -> list[str]:
+    """One line per dataset: rows published and rejected, from the run's materialisation metadata."""
+    lines = []
+    for event in result.get_asset_materialization_events():
+        materialization = event.step_materialization_data.materialization
+        path, metadata = materialization.asset_key.path, materialization.metadata
+        if "valid_rows" in metadata:
+            lines.append(
+                f"{'/'.join(path)}: {metadata['source_rows'].value} rows read, {metadata['valid_rows'].value} valid, "
+                f"{metadata['rejected_rows'].value} rejected, {metadata['warnings'].value} warnings"
+            )
+        elif path[0] == "odwb":
+            lines.append(f"{'/'.join(path)}: {metadata['status'].value} as {metadata['dataset_id'].value}")
+    for event in result.all_events:
+        if event.is_step_failure:
+            lines.append(f"step {event.step_key} failed: {event.step_failure_data.error.message.strip()}")
+    return lines
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    _dagster_home()
+    command = [sys.executable, "-m", "dagster", "dev", "-m", "omv_pipelines.definitions", "-p", str(args.port)]
+    return subprocess.call(command)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="omv", description="Ouvrir ma ville pipelines")
+    commands = parser.add_subparsers(dest="command", required=True)
+    demo = commands.add_parser("demo", help="run the bundled demo end to end")
+    demo.add_argument("--data-dir", default=os.environ.get("OMV_DATA_DIR", "data"), help="tables and exports (default: ./data)")
+    demo.set_defaults(func=cmd_demo)
+    ui = commands.add_parser("ui", help="open the Dagster UI (dagster dev) on the demo's instance")
+    ui.add_argument("--port", type=int, default=3000)
+    ui.set_defaults(func=cmd_ui)
+    validate = commands.add_parser("validate", help="check a catalogue folder")
+    validate.add_argument("folder", nargs="?", help="default: $OMV_CATALOG or the demo catalogue")
+    validate.set_defaults(func=cmd_validate)
+    preview = commands.add_parser("preview", help="harvest and validate one commune file without publishing")
+    preview.add_argument("file")
+    preview.add_argument("--report-dir", help="also write each dataset's report CSV here")
+    preview.set_defaults(func=cmd_preview)
+    schema = commands.add_parser("catalog-schema", help="print the JSON Schema of a commune file")
+    schema.add_argument("-o", "--output")
+    schema.set_defaults(func=cmd_catalog_schema)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
