@@ -16,7 +16,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-DEMO_WFS_ENV = "OMV_DEMO_MONS_WFS_URL"
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
@@ -100,10 +99,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from omv_pipelines import settings
-    from omv_pipelines.catalog.loader import DEMO_CATALOG, load_catalog
+    from omv_pipelines.catalog.loader import load_catalog
     from omv_pipelines.defs.assets import keys
     from omv_pipelines.defs.jobs import commune_run_request
-    from omv_pipelines.demo.mapserver import MapServerWfs, WfsLayer
+    from omv_pipelines.demo import DEMO_WFS_ENV, demo_wfs_layers
+    from omv_pipelines.demo.mapserver import MapServerWfs
     from omv_pipelines.definitions import build_definitions
 
     config = settings.from_environment()
@@ -111,11 +111,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     catalog.raise_errors()
     defs = build_definitions()
     instance = dg.DagsterInstance.get()
-    layer = WfsLayer(name="defibrillateurs", path=DEMO_CATALOG / "data" / "mons_defibrillateurs.geojson", epsg=31370, feature_id="ident")
     failures = []
-    with MapServerWfs([layer]) as wfs:
+    with MapServerWfs(demo_wfs_layers()) as wfs:
         os.environ[DEMO_WFS_ENV] = wfs.url
-        print(f"MapServer WFS for Mons serving on {wfs.url}")
+        print(f"Demo WFS (MapServer) serving on {wfs.url}")
         codes = sorted(catalog.active)
         instance.add_dynamic_partitions("communes", [c for c in codes if not instance.has_dynamic_partition("communes", c)])
         commune_job = defs.resolve_job_def("commune_sync")

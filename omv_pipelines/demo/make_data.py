@@ -129,10 +129,10 @@ def make_mons(path: Path) -> None:
 
 
 def main() -> None:
-    DATA.mkdir(parents=True, exist_ok=True)
+    (DATA / "wfs").mkdir(parents=True, exist_ok=True)
     make_namur(DATA / "namur_dae.sqlite")
     make_liege(DATA / "liege_dea.xlsx")
-    make_mons(DATA / "mons_defibrillateurs.geojson")
+    make_mons(DATA / "wfs" / "defibrillateurs.geojson")
     print(f"demo sources written to {DATA}")
 
 
