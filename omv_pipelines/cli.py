@@ -16,7 +16,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 def _dagster_home() -> Path:
@@ -100,11 +99,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     from omv_pipelines import settings
     from omv_pipelines.catalog.loader import load_catalog
-    from omv_pipelines.defs.assets import keys
-    from omv_pipelines.defs.jobs import commune_run_request
+    from omv_pipelines.defs.local import run_commune, run_regional, run_summary
+    from omv_pipelines.definitions import build_definitions
     from omv_pipelines.demo import DEMO_WFS_ENV, demo_wfs_layers
     from omv_pipelines.demo.mapserver import MapServerWfs
-    from omv_pipelines.definitions import build_definitions
 
     config = settings.from_environment()
     catalog = load_catalog(config.catalog_dir)
@@ -115,53 +113,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
     with MapServerWfs(demo_wfs_layers()) as wfs:
         os.environ[DEMO_WFS_ENV] = wfs.url
         print(f"Demo WFS (MapServer) serving on {wfs.url}")
-        codes = sorted(catalog.active)
-        instance.add_dynamic_partitions("communes", [c for c in codes if not instance.has_dynamic_partition("communes", c)])
-        commune_job = defs.resolve_job_def("commune_sync")
-        for code in codes:
-            request = commune_run_request(catalog.entries[code].config, reason="demo")
-            result = commune_job.execute_in_process(
-                instance=instance, partition_key=code, asset_selection=request.asset_selection,
-                tags=request.tags, raise_on_error=False, run_config=QUIET,
-            )
-            status = "ok" if result.success else "FAILED"
-            print(f"{status:6} {catalog.entries[code].config.commune.name} ({code}) run {result.run_id}")
-            for line in _run_summary(result):
+        for code, entry in sorted(catalog.active.items()):
+            result = run_commune(defs, instance, entry.config, tags={"omv/reason": "demo"})
+            print(f"{'ok' if result.success else 'FAILED':6} {entry.config.commune.name} ({code}) run {result.run_id}")
+            for line in run_summary(result):
                 print(f"         {line}")
             if not result.success:
                 failures.append(code)
-        provided = {key for entry in catalog.active.values() for key in entry.config.datasets}
-        regional = defs.resolve_job_def("regional_rebuild").execute_in_process(
-            instance=instance, raise_on_error=False, run_config=QUIET,
-            asset_selection=[keys(dataset_key)["regional"] for dataset_key in sorted(provided)],
-        )
+        provided = sorted({key for entry in catalog.active.values() for key in entry.config.datasets})
+        regional = run_regional(defs, instance, provided)
         print(f"{'ok' if regional.success else 'FAILED':6} regional datasets run {regional.run_id}")
         if not regional.success:
             failures.append("regional")
     print(f"\nExport folder: {config.export_dir}")
     for path in sorted(config.export_dir.glob("*")):
         print(f"  {path.name}")
-    print(f"Dagster instance: {home}  (open the UI with: omv ui)")
+    print(f"Dagster instance: {home}  (open the UI with: omv ui, or DAGSTER_HOME={home} dagster dev)")
     return 1 if failures else 0
-
-
-def _run_summary(result) -> list[str]:
-    """One line per dataset: rows published and rejected, from the run's materialisation metadata."""
-    lines = []
-    for event in result.get_asset_materialization_events():
-        materialization = event.step_materialization_data.materialization
-        path, metadata = materialization.asset_key.path, materialization.metadata
-        if "valid_rows" in metadata:
-            lines.append(
-                f"{'/'.join(path)}: {metadata['source_rows'].value} rows read, {metadata['valid_rows'].value} valid, "
-                f"{metadata['rejected_rows'].value} rejected, {metadata['warnings'].value} warnings"
-            )
-        elif path[0] == "odwb":
-            lines.append(f"{'/'.join(path)}: {metadata['status'].value} as {metadata['dataset_id'].value}")
-    for event in result.all_events:
-        if event.is_step_failure:
-            lines.append(f"step {event.step_key} failed: {event.step_failure_data.error.message.strip()}")
-    return lines
 
 
 def cmd_ui(args: argparse.Namespace) -> int:

@@ -33,7 +33,11 @@ def build_definitions() -> dg.Definitions:
             "io_manager": ParquetIOManager(base_path=str(config.tables_dir)),
             "catalog": CatalogResource(folder=str(config.catalog_dir)),
             "publisher": PublisherResource(
-                export_dir=str(config.export_dir), odwb_url=config.odwb_url, odwb_api_key=api_key
+                export_dir=str(config.export_dir),
+                odwb_url=config.odwb_url,
+                odwb_api_key=api_key,
+                odwb_license_id=config.odwb_license_id,
+                odwb_theme_id=config.odwb_theme_id,
             ),
         },
     )

@@ -4,6 +4,7 @@
     OMV_DATA_DIR  where tables (Parquet) and exports go (default: ./data); any fsspec URL for tables
     ODWB_URL      portal base URL, e.g. https://www.odwb.be (publication goes to ODWB only with a key)
     ODWB_API_KEY  secret; read only through dagster.EnvVar, never here
+    ODWB_LICENSE_ID, ODWB_THEME_ID  the portal's ids of the licence and theme to set on datasets
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ class Settings:
     catalog_dir: Path
     data_dir: Path
     odwb_url: str | None
+    odwb_license_id: str | None = None
+    odwb_theme_id: str | None = None
 
     @property
     def tables_dir(self) -> Path:
@@ -36,4 +39,6 @@ def from_environment(env: dict[str, str] | None = None) -> Settings:
         catalog_dir=Path(env.get("OMV_CATALOG") or DEMO_CATALOG).resolve(),
         data_dir=Path(env.get("OMV_DATA_DIR") or "data").resolve(),
         odwb_url=(env.get("ODWB_URL") or "").rstrip("/") or None,
+        odwb_license_id=env.get("ODWB_LICENSE_ID") or None,
+        odwb_theme_id=env.get("ODWB_THEME_ID") or None,
     )

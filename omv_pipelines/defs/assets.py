@@ -164,7 +164,7 @@ def build_dataset_assets(dataset_key: str) -> list[dg.AssetsDefinition]:
             )
         published = publish(
             publisher, table, schema, dataset_id=config.dataset_id(dataset_key),
-            metadata=flow.commune_metadata(entry, schema), report=report,
+            metadata=flow.commune_metadata(entry, schema), report=report, log=context.log,
         )
         context.log.info(f"{published.dataset_id}: {published.status} ({publisher.target})")
         return dg.MaterializeResult(metadata=publication_metadata(published))
@@ -190,7 +190,7 @@ def build_dataset_assets(dataset_key: str) -> list[dg.AssetsDefinition]:
         else:
             published = publish(
                 publisher, table, schema, dataset_id=flow.regional_dataset_id(dataset_key),
-                metadata=flow.regional_metadata(schema), report=None,
+                metadata=flow.regional_metadata(schema), report=None, log=context.log,
             )
             metadata |= publication_metadata(published)
         yield dg.Output(table, metadata=metadata)
@@ -199,14 +199,24 @@ def build_dataset_assets(dataset_key: str) -> list[dg.AssetsDefinition]:
     return [raw, normalised, publication, regional]
 
 
-def publish(publisher: PublisherResource, table, schema, *, dataset_id, metadata, report) -> flow.Publication:
+def publish(publisher: PublisherResource, table, schema, *, dataset_id, metadata, report, log=None) -> flow.Publication:
+    """To ODWB when configured, else to the export folder (the validation report goes there too)."""
     if publisher.uses_odwb:
+        from omv_pipelines.publish.odwb_sync import PublishError
+        from omv_pipelines.publish.odwb import OdwbError
         from omv_pipelines.publish.odwb_target import publish_to_odwb
 
-        return publish_to_odwb(
-            table, schema, base_url=publisher.odwb_url, api_key=publisher.odwb_api_key,
-            dataset_id=dataset_id, metadata=metadata,
-        )
+        try:
+            return publish_to_odwb(
+                table, schema, base_url=publisher.odwb_url, api_key=publisher.odwb_api_key,
+                dataset_id=dataset_id, metadata=metadata, license_id=publisher.odwb_license_id,
+                theme_id=publisher.odwb_theme_id, max_wait_s=publisher.odwb_max_wait_s, log=log,
+            )
+        except (PublishError, OdwbError) as exc:
+            raise dg.Failure(
+                description=f"{dataset_id}: publication to ODWB failed: {exc}. The last good publication stays online.",
+                allow_retries=True,
+            ) from exc
     return flow.export_table(
         table, schema, folder=Path(publisher.export_dir), dataset_id=dataset_id, metadata=metadata, report=report
     )

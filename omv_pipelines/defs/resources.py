@@ -30,6 +30,9 @@ class PublisherResource(dg.ConfigurableResource):
     export_dir: str
     odwb_url: str | None = None
     odwb_api_key: str | None = None
+    odwb_license_id: str | None = None  # per-portal opaque id of the licence (e.g. of CC BY 4.0)
+    odwb_theme_id: str | None = None  # per-portal opaque id of the theme
+    odwb_max_wait_s: float = 600  # how long to wait for ODWB to process a publication
 
     @property
     def uses_odwb(self) -> bool:

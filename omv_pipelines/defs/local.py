@@ -1,0 +1,58 @@
+"""Run the pipelines in this process against a Dagster instance: for `omv demo` and the tests.
+
+Runs are recorded in the instance like any other, so the UI shows them afterwards.
+"""
+
+import dagster as dg
+
+from omv_pipelines.catalog.models import CommuneConfig
+from omv_pipelines.defs.assets import keys
+from omv_pipelines.defs.jobs import commune_run_request
+from omv_pipelines.defs.partitions import communes_partitions
+
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+def ensure_partitions(instance: dg.DagsterInstance, ins_codes: list[str]) -> None:
+    known = set(instance.get_dynamic_partitions(communes_partitions.name))
+    new = [code for code in ins_codes if code not in known]
+    if new:
+        instance.add_dynamic_partitions(communes_partitions.name, new)
+
+
+def run_commune(
+    defs: dg.Definitions, instance: dg.DagsterInstance, config: CommuneConfig, *, tags: dict[str, str] | None = None
+) -> dg.ExecuteInProcessResult:
+    """One commune's run with exactly its datasets, as the schedule and the sensor request it."""
+    ensure_partitions(instance, [config.ins_code])
+    request = commune_run_request(config, reason="local")
+    return defs.resolve_job_def("commune_sync").execute_in_process(
+        instance=instance, partition_key=config.ins_code, asset_selection=request.asset_selection,
+        tags={**request.tags, **(tags or {})}, raise_on_error=False, run_config=QUIET,
+    )
+
+
+def run_regional(defs: dg.Definitions, instance: dg.DagsterInstance, dataset_keys: list[str]) -> dg.ExecuteInProcessResult:
+    return defs.resolve_job_def("regional_rebuild").execute_in_process(
+        instance=instance, raise_on_error=False, run_config=QUIET,
+        asset_selection=[keys(dataset_key)["regional"] for dataset_key in sorted(dataset_keys)],
+    )
+
+
+def run_summary(result: dg.ExecuteInProcessResult) -> list[str]:
+    """One line per dataset: rows read, valid, rejected; the publication; any failed step."""
+    lines = []
+    for event in result.get_asset_materialization_events():
+        materialization = event.step_materialization_data.materialization
+        path, metadata = materialization.asset_key.path, materialization.metadata
+        if "valid_rows" in metadata:
+            lines.append(
+                f"{'/'.join(path)}: {metadata['source_rows'].value} rows read, {metadata['valid_rows'].value} valid, "
+                f"{metadata['rejected_rows'].value} rejected, {metadata['warnings'].value} warnings"
+            )
+        elif path[0] == "odwb":
+            lines.append(f"{'/'.join(path)}: {metadata['status'].value} as {metadata['dataset_id'].value}")
+    for event in result.all_events:
+        if event.is_step_failure:
+            lines.append(f"step {event.step_key} failed: {event.step_failure_data.error.message.strip()}")
+    return lines
