@@ -118,6 +118,10 @@ def safe_url(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, urlencode(query, safe=":/,*"), ""))
 
 
+class _Refused(SourceError):
+    """The server answered, but refused the request (HTTP 400 or an OGC exception report)."""
+
+
 class _Client:
     """GET requests to one WFS endpoint, with retries and errors that say what to do."""
 
@@ -163,7 +167,7 @@ class _Client:
                     403: "the account (or this machine) is not allowed to read this service",
                     404: "check the service URL",
                 }.get(resp.status_code, "check the request parameters in the catalogue, or retry later")
-                raise SourceError(
+                raise (_Refused if resp.status_code == 400 else SourceError)(
                     self.source_id,
                     f"the WFS at {shown} answered HTTP {resp.status_code}: {_server_message(resp.content)}",
                     hint,
@@ -231,7 +235,7 @@ def _raise_ogc_exception(content: bytes, source_id: str, shown: str) -> None:
     """WFS servers often report errors with HTTP 200 and an exception report body."""
     head = content[:1000]
     if b"ExceptionReport" in head and content.lstrip()[:1] == b"<":
-        raise SourceError(
+        raise _Refused(
             source_id,
             f"the WFS at {shown} reported an error: {_server_message(content)}",
             "check typename, version, srs and output_format against the server's capabilities",
@@ -256,13 +260,25 @@ class _Capabilities:
     count_default: int | None  # declared server cap (WFS 2.0 CountDefault)
 
 
-def _capabilities(client: _Client, version: str | None) -> _Capabilities:
+def _get_capabilities(client: _Client, version: str | None) -> bytes:
+    """Capabilities in `version`, or in the newest version the server speaks (OWS negotiation first,
+    then asking for each version in turn, for servers that refuse ACCEPTVERSIONS)."""
     params = {"SERVICE": "WFS", "REQUEST": "GetCapabilities"}
     if version:
-        params.update(VERSION=version, ACCEPTVERSIONS=version)
-    else:
-        params["ACCEPTVERSIONS"] = ",".join(VERSIONS)
-    content = client.get(params, "GetCapabilities")
+        return client.get(dict(params, VERSION=version, ACCEPTVERSIONS=version), "GetCapabilities")
+    try:
+        return client.get(dict(params, ACCEPTVERSIONS=",".join(VERSIONS)), "GetCapabilities")
+    except _Refused as refused:
+        for candidate in VERSIONS:
+            try:
+                return client.get(dict(params, VERSION=candidate), f"GetCapabilities {candidate}")
+            except _Refused:
+                continue
+        raise refused from None
+
+
+def _capabilities(client: _Client, version: str | None) -> _Capabilities:
+    content = _get_capabilities(client, version)
     try:
         root = _parse_xml(content)
     except Exception as err:

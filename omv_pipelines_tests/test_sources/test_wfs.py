@@ -8,6 +8,7 @@ pages; WFS 1.1 does not declare that cap, WFS 2.0 does (CountDefault).
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import socket
 import threading
@@ -24,16 +25,33 @@ pytestmark = pytest.mark.integration
 CAP = 10
 # (ident, place, lon, lat) — town centres around Wallonia
 PLACES = [
-    ("D01", "Namur", 4.8719, 50.4674), ("D02", "Liège", 5.5797, 50.6326), ("D03", "Charleroi", 4.4444, 50.4108),
-    ("D04", "Mons", 3.9523, 50.4542), ("D05", "Tournai", 3.3878, 50.6056), ("D06", "Arlon", 5.8167, 49.6833),
-    ("D07", "Wavre", 4.6075, 50.7172), ("D08", "Verviers", 5.8622, 50.5891), ("D09", "Dinant", 4.9122, 50.2606),
-    ("D10", "Bastogne", 5.7153, 50.0036), ("D11", "Marche-en-Famenne", 5.3450, 50.2267),
-    ("D12", "Huy", 5.2394, 50.5186), ("D13", "Nivelles", 4.3244, 50.5983), ("D14", "Ath", 3.7786, 50.6292),
-    ("D15", "Mouscron", 3.2061, 50.7436), ("D16", "Eupen", 6.0361, 50.6283), ("D17", "Spa", 5.8667, 50.4922),
-    ("D18", "Malmedy", 6.0278, 50.4261), ("D19", "Ciney", 5.0964, 50.2939), ("D20", "Gembloux", 4.6911, 50.5614),
-    ("D21", "Waterloo", 4.3986, 50.7147), ("D22", "Ottignies-Louvain-la-Neuve", 4.6144, 50.6681),
-    ("D23", "Binche", 4.1656, 50.4114), ("D24", "Philippeville", 4.5436, 50.1961),
-    ("D25", "Bouillon", 5.0678, 49.7939), ("D26", "Virton", 5.5322, 49.5678), ("D27", "La Louvière", 4.1878, 50.4797),
+    ("D01", "Namur", 4.8719, 50.4674),
+    ("D02", "Liège", 5.5797, 50.6326),
+    ("D03", "Charleroi", 4.4444, 50.4108),
+    ("D04", "Mons", 3.9523, 50.4542),
+    ("D05", "Tournai", 3.3878, 50.6056),
+    ("D06", "Arlon", 5.8167, 49.6833),
+    ("D07", "Wavre", 4.6075, 50.7172),
+    ("D08", "Verviers", 5.8622, 50.5891),
+    ("D09", "Dinant", 4.9122, 50.2606),
+    ("D10", "Bastogne", 5.7153, 50.0036),
+    ("D11", "Marche-en-Famenne", 5.3450, 50.2267),
+    ("D12", "Huy", 5.2394, 50.5186),
+    ("D13", "Nivelles", 4.3244, 50.5983),
+    ("D14", "Ath", 3.7786, 50.6292),
+    ("D15", "Mouscron", 3.2061, 50.7436),
+    ("D16", "Eupen", 6.0361, 50.6283),
+    ("D17", "Spa", 5.8667, 50.4922),
+    ("D18", "Malmedy", 6.0278, 50.4261),
+    ("D19", "Ciney", 5.0964, 50.2939),
+    ("D20", "Gembloux", 4.6911, 50.5614),
+    ("D21", "Waterloo", 4.3986, 50.7147),
+    ("D22", "Ottignies-Louvain-la-Neuve", 4.6144, 50.6681),
+    ("D23", "Binche", 4.1656, 50.4114),
+    ("D24", "Philippeville", 4.5436, 50.1961),
+    ("D25", "Bouillon", 5.0678, 49.7939),
+    ("D26", "Virton", 5.5322, 49.5678),
+    ("D27", "La Louvière", 4.1878, 50.4797),
 ]
 
 
@@ -66,7 +84,9 @@ def _square(x: float, y: float, size: float) -> list:
 POINTS = [
     {
         "type": "Feature",
-        "properties": {"ident": ident, "nom": f"DEA {place}", "commune": place, "n": i, "note": None if i % 5 else ""},
+        "properties": {
+            "ident": ident, "nom": f"DEA {place}", "commune": place, "n": i, "note": None if i % 5 else "",
+        },
         "geometry": {"type": "Point", "coordinates": list(_to_lambert(lon, lat))},
     }
     for i, (ident, place, lon, lat) in enumerate(PLACES)
@@ -80,6 +100,10 @@ LINES = [
      "geometry": {"type": "MultiLineString", "coordinates": [
          [[NAMUR[0] - 900, NAMUR[1]], [NAMUR[0] - 500, NAMUR[1] + 300]],
          [[NAMUR[0] - 400, NAMUR[1] + 350], [NAMUR[0] - 100, NAMUR[1] + 700], [NAMUR[0], NAMUR[1] + 900]]]}},
+    # A street in Reims: outside Wallonia, flagged in the stats but kept (validation comes later).
+    {"type": "Feature", "properties": {"code": "L3", "rue": "Rue de Vesle"},
+     "geometry": {"type": "LineString",
+                  "coordinates": [list(_to_lambert(4.02, 49.25)), list(_to_lambert(4.03, 49.26))]}},
 ]
 ZONES = [
     {"type": "Feature", "properties": {"zone": "Z1", "nom": "Parc avec étang"},
@@ -179,7 +203,8 @@ def test_max_features_and_small_pages(wfs_url):
 def test_srs_can_be_chosen(wfs_url):
     """Lambert 2008 on the wire gives the same WGS84 points as the native Lambert 72."""
     native = harvest_wfs(WfsSource(url=wfs_url, typename="defibrillateurs"), source_id="s").frame
-    lambert2008 = harvest_wfs(WfsSource(url=wfs_url, typename="defibrillateurs", srs="EPSG:3812"), source_id="s")
+    config = WfsSource(url=wfs_url, typename="defibrillateurs", srs="EPSG:3812")
+    lambert2008 = harvest_wfs(config, source_id="s")
     assert lambert2008.stats["srs"] == "urn:ogc:def:crs:EPSG::3812"
     for ident in ("D01", "D06", "D16"):
         a = _geometry(native, "ident", ident)["coordinates"]
@@ -187,11 +212,17 @@ def test_srs_can_be_chosen(wfs_url):
         assert b == pytest.approx(a, abs=1e-6)
 
 
-@pytest.mark.parametrize(("version", "output_format"), [("2.0.0", None), ("1.1.0", None), ("2.0.0", "geojson")])
+SHAPE_CASES = [("2.0.0", None), ("1.1.0", None), ("2.0.0", "geojson"), ("1.0.0", "gml2")]
+
+
+@pytest.mark.parametrize(("version", "output_format"), SHAPE_CASES)
 def test_lines(wfs_url, version, output_format):
     config = WfsSource(url=wfs_url, typename="troncons", version=version, output_format=output_format)
-    frame = harvest_wfs(config, source_id="s").frame
-    assert sorted(frame["code"]) == ["L1", "L2"]
+    harvest = harvest_wfs(config, source_id="s")
+    frame = harvest.frame
+    assert sorted(frame["code"]) == ["L1", "L2", "L3"]
+    assert harvest.stats["outside_wallonia"] == 1
+    assert "page_cap" not in harvest.stats  # 3 features in a short first page is not a cap
     for feature in LINES:
         got = _geometry(frame, "code", feature["properties"]["code"])
         assert got["type"] == feature["geometry"]["type"]
@@ -199,7 +230,7 @@ def test_lines(wfs_url, version, output_format):
     assert frame.loc[frame["code"] == "L2", "rue"].iloc[0] == "Avenue Reine Astrid"
 
 
-@pytest.mark.parametrize(("version", "output_format"), [("2.0.0", None), ("1.1.0", None), ("2.0.0", "geojson")])
+@pytest.mark.parametrize(("version", "output_format"), SHAPE_CASES)
 def test_polygons_with_holes(wfs_url, version, output_format):
     """MapServer serves a polygon layer as MultiSurface/MultiPolygon: compare each ring."""
     config = WfsSource(url=wfs_url, typename="zones", version=version, output_format=output_format)
@@ -260,17 +291,32 @@ def test_output_format_not_offered(wfs_url):
 
 def test_url_from_environment_and_version_pinned(wfs_url, monkeypatch):
     monkeypatch.setenv("OMV_TEST_WFS_URL", wfs_url)
-    config = WfsSource(url="http://127.0.0.1:9/unused", url_env="OMV_TEST_WFS_URL", typename="zones", version="1.1.0")
+    config = WfsSource(
+        url="http://127.0.0.1:9/unused", url_env="OMV_TEST_WFS_URL", typename="zones", version="1.1.0"
+    )
     assert harvest_wfs(config, source_id="s").stats["version"] == "1.1.0"
     monkeypatch.delenv("OMV_TEST_WFS_URL")
     with pytest.raises(SourceError, match="OMV_TEST_WFS_URL"):
         harvest_wfs(WfsSource(url_env="OMV_TEST_WFS_URL", typename="zones"), source_id="s")
 
 
+VERSION_REQUIRED = b"""<ows:ExceptionReport xmlns:ows="http://www.opengis.net/ows/1.1">
+<ows:Exception exceptionCode="MissingParameterValue"><ows:ExceptionText>VERSION is mandatory</ows:ExceptionText>
+</ows:Exception></ows:ExceptionReport>"""
+
+
 class _Gate:
     """A loopback HTTP front for the WFS: fails the first requests, checks Basic auth, relays the rest."""
 
-    def __init__(self, upstream: str, failures: int, status: int = 503, auth: str | None = None):
+    def __init__(
+        self,
+        upstream: str,
+        failures: int = 0,
+        status: int = 503,
+        auth: str | None = None,
+        drop: str = "\0",
+        refuse_unversioned: bool = False,
+    ):
         import requests
 
         gate = self
@@ -281,10 +327,13 @@ class _Gate:
                 gate.seen += 1
                 if auth and self.headers.get("Authorization") != auth:
                     self._answer(401, b"login required", "text/plain")
+                elif refuse_unversioned and not re.search(r"[?&]VERSION=", self.path, re.IGNORECASE):
+                    self._answer(400, VERSION_REQUIRED, "text/xml")
                 elif gate.seen <= failures:
                     self._answer(status, b"<html><body><h1>backend is down</h1></body></html>", "text/html")
                 else:
-                    query = self.path.partition("?")[2]
+                    params = self.path.partition("?")[2].split("&")
+                    query = "&".join(p for p in params if not p.upper().startswith(drop))
                     resp = requests.get(f"{upstream}?{query}", timeout=30)
                     self._answer(resp.status_code, resp.content, resp.headers.get("Content-Type", ""))
 
@@ -312,6 +361,26 @@ def test_retries_after_server_errors(wfs_url):
     try:
         config = WfsSource(url=gate.url, typename="zones", retries=2)
         assert len(harvest_wfs(config, source_id="s").frame) == 2
+    finally:
+        gate.close()
+
+
+def test_server_ignoring_startindex_is_refused(wfs_url):
+    """A front that drops STARTINDEX returns the first page again: repeated ids stop the harvest."""
+    gate = _Gate(wfs_url, failures=0, drop="STARTINDEX=")
+    try:
+        with pytest.raises(SourceError, match="ignores STARTINDEX"):
+            harvest_wfs(WfsSource(url=gate.url, typename="defibrillateurs"), source_id="s")
+    finally:
+        gate.close()
+
+
+def test_version_negotiation_without_acceptversions(wfs_url):
+    """A server that wants VERSION on every request: each version is asked in turn, newest first."""
+    gate = _Gate(wfs_url, refuse_unversioned=True)
+    try:
+        harvest = harvest_wfs(WfsSource(url=gate.url, typename="zones"), source_id="s")
+        assert harvest.stats["version"] == "2.0.0" and len(harvest.frame) == 2
     finally:
         gate.close()
 
@@ -400,12 +469,12 @@ def test_gml_geometries_parse(tmp_path: Path):
     _assert_close(polygon["coordinates"], [[[4, 50], [5, 50], [5, 51], [4, 50]]])
     assert list(outside) == [1]  # lat 51 is north of Wallonia
 
-    gml2 = b"""<wfs:FeatureCollection xmlns:wfs="http://www.opengis.net/wfs" xmlns:gml="http://www.opengis.net/gml"
-    xmlns:x="urn:x"><gml:featureMember><x:t fid="t.9"><x:geom><gml:MultiPoint
-    srsName="http://www.opengis.net/gml/srs/epsg.xml#4326"><gml:pointMember><gml:Point><gml:coordinates>4.5,50.5
-    </gml:coordinates></gml:Point></gml:pointMember><gml:pointMember><gml:Point><gml:coord><gml:X>4.6</gml:X>
-    <gml:Y>50.6</gml:Y></gml:coord></gml:Point></gml:pointMember></gml:MultiPoint></x:geom></x:t></gml:featureMember>
-    </wfs:FeatureCollection>"""
+    gml2 = b"""<wfs:FeatureCollection xmlns:wfs="http://www.opengis.net/wfs"
+    xmlns:gml="http://www.opengis.net/gml" xmlns:x="urn:x"><gml:featureMember><x:t fid="t.9"><x:geom>
+    <gml:MultiPoint srsName="http://www.opengis.net/gml/srs/epsg.xml#4326"><gml:pointMember><gml:Point>
+    <gml:coordinates>4.5,50.5 </gml:coordinates></gml:Point></gml:pointMember><gml:pointMember><gml:Point>
+    <gml:coord><gml:X>4.6</gml:X><gml:Y>50.6</gml:Y></gml:coord></gml:Point></gml:pointMember>
+    </gml:MultiPoint></x:geom></x:t></gml:featureMember></wfs:FeatureCollection>"""
     geoms = _Geometries()
     page = _parse_gml(gml2, geoms, "")
     text, outside = geoms.to_geojson(xy_order=False, source_id="s")
