@@ -15,7 +15,7 @@ import pandas as pd
 from omv_pipelines.catalog.communes import Commune
 from omv_pipelines.normalise import cast
 from omv_pipelines.normalise.config import GeometryMapping, Mapping
-from omv_pipelines.normalise.geometry import Geometries, from_geojson, from_wkt, from_xy
+from omv_pipelines.normalise.geometry import Geometries, from_geojson, from_text, from_wkt, from_xy
 from omv_pipelines.schemas import DatasetSchema
 from omv_pipelines.sources.base import GEOMETRY, PROVENANCE_COLUMNS, SOURCE_ID, SOURCE_ROW
 
@@ -110,12 +110,16 @@ def normalise(raw: pd.DataFrame, schema: DatasetSchema, mapping: Mapping, commun
 
     for spec in schema.fields:
         name, kind = spec["name"], spec["type"]
-        if name == geometry_field:
-            geometries = _geometries(raw, resolver, mapping.geometry)
+        if kind == "geojson":
+            if name == geometry_field:
+                geometries = _geometries(raw, resolver, mapping.geometry, name)
+            else:
+                geometries = _extra_geometries(raw, resolver, mapping, name)
             typed[name] = geometries.geojson
             inputs[name] = geometries.source_text
             problems.add(geometries.unreadable, name, "invalid_geometry",
-                         "not a readable geometry: expected a GeoJSON geometry, a WKT POINT or x/y numbers", geometries.source_text)
+                         "not a readable geometry: expected GeoJSON, WKT (POINT, LINESTRING, POLYGON or their MULTI "
+                         "forms) or x/y numbers", geometries.source_text)
             problems.add(geometries.outside_wallonia, name, "outside_wallonia",
                          "coordinates are outside Wallonia; check the CRS of the source (Lambert 72 is EPSG:31370)", geometries.source_text)
             problems.add(geometries.swapped, name, "swapped_coordinates",
@@ -286,22 +290,38 @@ class _SourcedGeometries(Geometries):
     source_text: pd.Series = None  # type: ignore[assignment]
 
 
-def _geometries(raw: pd.DataFrame, resolver: _ColumnResolver, config: GeometryMapping | None) -> _SourcedGeometries:
+def _geometries(raw: pd.DataFrame, resolver: _ColumnResolver, config: GeometryMapping | None, field_name: str) -> _SourcedGeometries:
+    """The schema's main geometry: from x/y, WKT or GeoJSON columns, else the harvested geometry."""
     config = config or GeometryMapping()
     if config.x and config.y:
-        x = resolver.take(resolver.source_column(config.x, "geometry x"), "geometry x")
-        y = resolver.take(resolver.source_column(config.y, "geometry y"), "geometry y")
+        x = resolver.take(resolver.source_column(config.x, field_name + " (x)"), field_name + " (x)")
+        y = resolver.take(resolver.source_column(config.y, field_name + " (y)"), field_name + " (y)")
         result, text = from_xy(x, y, config.crs), cast.as_text(x) + " " + cast.as_text(y)
     elif config.wkt:
-        values = resolver.take(resolver.source_column(config.wkt, "geometry"), "geometry")
+        values = resolver.take(resolver.source_column(config.wkt, field_name), field_name)
         result, text = from_wkt(values, config.crs), cast.as_text(values)
-    else:
-        column = config.geojson and resolver.source_column(config.geojson, "geometry")
-        if column is None:
-            column = GEOMETRY if GEOMETRY in raw.columns else resolver.find("coordinates")
-        values = resolver.take(column, "geometry") if column else pd.Series(pd.NA, index=raw.index, dtype="string")
+    elif config.geojson:
+        values = resolver.take(resolver.source_column(config.geojson, field_name), field_name)
         result, text = from_geojson(values), cast.as_text(values)
+    else:
+        column = GEOMETRY if GEOMETRY in raw.columns else resolver.find(field_name)
+        values = resolver.take(column, field_name) if column else pd.Series(pd.NA, index=raw.index, dtype="string")
+        result, text = from_text(values, config.crs), cast.as_text(values)
     return _SourcedGeometries(**vars(result), source_text=text)
+
+
+def _extra_geometries(raw: pd.DataFrame, resolver: _ColumnResolver, mapping: Mapping, field_name: str) -> _SourcedGeometries:
+    """A second geometry field (e.g. the zone of a playground): GeoJSON or WKT text from its own column.
+
+    The harvested geometry already feeds the main field, so it is used here only when mapped explicitly.
+    """
+    column = resolver.find(field_name)
+    if column is None or (column == GEOMETRY and field_name not in mapping.columns and GEOMETRY in resolver.consumed):
+        values = pd.Series(pd.NA, index=raw.index, dtype="string")
+    else:
+        values = resolver.take(column, field_name)
+    crs = mapping.geometry.crs if mapping.geometry else "EPSG:4326"
+    return _SourcedGeometries(**vars(from_text(values, crs)), source_text=cast.as_text(values))
 
 
 def _check_constraints(spec: dict, value: pd.Series, text: pd.Series, problems: _Problems) -> None:

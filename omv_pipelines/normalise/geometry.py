@@ -1,8 +1,10 @@
 """Geometry of a row → GeoJSON text in WGS84, [lon, lat], vectorised.
 
 Points are the common case (defibrillators, bike racks, parking spaces): they are read from x/y columns,
-WKT or GeoJSON with string operations and one pyproj call per column, never per row. Other geometry
-types (a WFS line or polygon, already reprojected by the source) are passed through as GeoJSON text.
+WKT or GeoJSON with string operations and one pyproj call per column, never per row. Lines and polygons
+(roadworks, playgrounds) come as WKT in any CRS — every vertex is extracted into one long table,
+reprojected in one pyproj call and reassembled — or as GeoJSON text already in WGS84 (a WFS or PostGIS
+source), which is passed through after checking its vertices.
 """
 
 from __future__ import annotations
@@ -16,10 +18,24 @@ from omv_pipelines.catalog.communes import WALLONIA_BBOX
 from omv_pipelines.normalise.cast import _to_number, as_text
 
 _NUMBER = r"(-?\d+(?:[.,]\d+)?(?:[eE][-+]?\d+)?)"
+_NUM = r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"  # WKT numbers: the comma separates vertices, never decimals
 _WKT_POINT = rf"^\s*POINT\s*Z?\s*\(\s*{_NUMBER}\s+{_NUMBER}(?:\s+{_NUMBER})?\s*\)\s*$"
+_WKT_SHAPE = r"^\s*([A-Z]+)\s*(?:ZM|Z|M)?\s*(\(.*\))\s*$"
+_WKT_VERTEX = rf"([\s(),]*)({_NUM})\s+({_NUM})(?:\s+{_NUM})*"
+_WKT_BODY = rf"(?:[\s(),]*{_NUM}\s+{_NUM}(?:\s+{_NUM})*)+[\s(),]*"
+# WKT keyword → (GeoJSON type, how many '(' open the coordinates: LineString [[x, y], ...] is 1)
+_WKT_TYPES = {
+    "LINESTRING": ("LineString", 1),
+    "POLYGON": ("Polygon", 2),
+    "MULTIPOINT": ("MultiPoint", 1),
+    "MULTILINESTRING": ("MultiLineString", 2),
+    "MULTIPOLYGON": ("MultiPolygon", 3),
+}
 _GEOJSON_POINT = rf'"type"\s*:\s*"Point"\s*,\s*"coordinates"\s*:\s*\[\s*{_NUMBER}\s*,\s*{_NUMBER}'
 _GEOJSON_POINT_REVERSED = rf'"coordinates"\s*:\s*\[\s*{_NUMBER}\s*,\s*{_NUMBER}[^\]]*\]\s*,\s*"type"\s*:\s*"Point"'
 _GEOJSON_ANY = r'"type"\s*:\s*"(?:Point|MultiPoint|LineString|MultiLineString|Polygon|MultiPolygon|GeometryCollection)"'
+_GEOJSON_VERTEX = rf"\[\s*({_NUM})\s*,\s*({_NUM})"
+_LOOKS_LIKE_JSON = r"^\s*\{"
 
 
 @dataclass
@@ -29,7 +45,7 @@ class Geometries:
     geojson: pd.Series  # string, missing where no geometry
     unreadable: pd.Series  # bool: a value was there but is not a geometry we can read
     swapped: pd.Series  # bool: lat/lon were swapped and have been put right
-    outside_wallonia: pd.Series  # bool: the point is not in Wallonia (after any swap)
+    outside_wallonia: pd.Series  # bool: the point (or a vertex) is not in Wallonia (after any swap)
 
 
 def in_wallonia(lon: pd.Series, lat: pd.Series) -> pd.Series:
@@ -37,9 +53,13 @@ def in_wallonia(lon: pd.Series, lat: pd.Series) -> pd.Series:
     return lon.between(lon_min, lon_max) & lat.between(lat_min, lat_max)
 
 
+def is_geographic(crs: str) -> bool:
+    return crs.upper() in ("EPSG:4326", "WGS84", "CRS84", "OGC:CRS84")
+
+
 def to_wgs84(x: pd.Series, y: pd.Series, crs: str) -> tuple[pd.Series, pd.Series]:
     """Reproject projected or geographic coordinates to lon/lat (axis order x=east, y=north)."""
-    if crs.upper() in ("EPSG:4326", "WGS84", "CRS84", "OGC:CRS84"):
+    if is_geographic(crs):
         return x, y
     from pyproj import Transformer
 
@@ -48,14 +68,33 @@ def to_wgs84(x: pd.Series, y: pd.Series, crs: str) -> tuple[pd.Series, pd.Series
     return pd.Series(lon, index=x.index), pd.Series(lat, index=y.index)
 
 
+def _coordinate_text(values: pd.Series) -> pd.Series:
+    return values.astype("float64").round(8).astype("string")
+
+
 def point_geojson(lon: pd.Series, lat: pd.Series) -> pd.Series:
     """`{"coordinates": [lon, lat], "type": "Point"}` — the key order of the FuturoCité templates."""
-    lon_text = lon.round(8).astype("string")
-    lat_text = lat.round(8).astype("string")
-    return ('{"coordinates": [' + lon_text + ", " + lat_text + '], "type": "Point"}').astype("string")
+    return ('{"coordinates": [' + _coordinate_text(lon) + ", " + _coordinate_text(lat) + '], "type": "Point"}').astype("string")
+
+
+def _empty(index: pd.Index) -> Geometries:
+    false = pd.Series(False, index=index)
+    return Geometries(pd.Series(pd.NA, index=index, dtype="string"), false, false.copy(), false.copy())
+
+
+def _combine(index: pd.Index, parts: list[Geometries]) -> Geometries:
+    """Stitch together results computed on disjoint subsets of the rows."""
+    result = _empty(index)
+    for part in parts:
+        rows = part.geojson.index
+        result.geojson.loc[rows] = part.geojson
+        for name in ("unreadable", "swapped", "outside_wallonia"):
+            getattr(result, name).loc[rows] = getattr(part, name).fillna(False).astype(bool)
+    return result
 
 
 def _points(lon: pd.Series, lat: pd.Series, present: pd.Series) -> Geometries:
+    """Points, with lat/lon swaps put right when only the swapped order falls inside Wallonia."""
     lon = lon.astype("float64")
     lat = lat.astype("float64")
     readable = lon.notna() & lat.notna()
@@ -74,22 +113,70 @@ def _points(lon: pd.Series, lat: pd.Series, present: pd.Series) -> Geometries:
 def from_xy(x: pd.Series, y: pd.Series, crs: str) -> Geometries:
     present = as_text(x).notna() | as_text(y).notna()
     xs, ys = _to_number(x), _to_number(y)
-    if crs.upper() in ("EPSG:4326", "WGS84"):
-        return _points(xs, ys, present)
     lon, lat = to_wgs84(xs, ys, crs)
     return _points(lon, lat, present)
 
 
+def _wkt_shapes(kind: pd.Series, body: pd.Series, crs: str) -> Geometries:
+    """LINESTRING / POLYGON / MULTI* WKT → GeoJSON: '(' → '[', each 'x y' → '[lon, lat]', ')' → ']'."""
+    index = body.index
+    geojson_type = kind.map({k: v[0] for k, v in _WKT_TYPES.items()})
+    depth = kind.map({k: v[1] for k, v in _WKT_TYPES.items()})
+    # MULTIPOINT ((1 2), (3 4)) and MULTIPOINT (1 2, 3 4) are the same thing: keep the flat form.
+    flat = body.str.replace(rf"\(\s*({_NUM}\s+{_NUM}(?:\s+{_NUM})*)\s*\)", r"\1", regex=True)
+    body = body.mask(kind == "MULTIPOINT", flat)
+    opening = body.str.extract(r"^([\s(]*)", expand=False).str.count(r"\(")
+    balanced = body.str.count(r"\(") == body.str.count(r"\)")
+    well_formed = body.str.fullmatch(_WKT_BODY).fillna(False) & balanced & (opening == depth)
+    body = body[well_formed]
+    if body.empty:
+        result = _empty(index)
+        result.unreadable = pd.Series(True, index=index)
+        return result
+    vertices = body.str.extractall(_WKT_VERTEX)
+    lon, lat = to_wgs84(_to_number(vertices[1]), _to_number(vertices[2]), crs)
+
+    def brackets(text: pd.Series) -> pd.Series:
+        text = text.str.replace(r"\s+", "", regex=True).str.replace("(", "[").str.replace(")", "]")
+        return text.str.replace(",", ", ")
+
+    pieces = brackets(vertices[0]) + "[" + _coordinate_text(lon) + ", " + _coordinate_text(lat) + "]"
+    rows = vertices.index.get_level_values(0)
+    coordinates = pieces.set_axis(rows).groupby(level=0).sum()
+    coordinates = coordinates + brackets(body.str.extract(r"([\s(),]*)$", expand=False))
+    outside = (~in_wallonia(lon, lat)).set_axis(rows).groupby(level=0).any()
+    geojson = '{"coordinates": ' + coordinates + ', "type": "' + geojson_type[body.index] + '"}'
+    result = _empty(index)
+    result.geojson.loc[geojson.index] = geojson.astype("string")
+    result.outside_wallonia.loc[outside.index] = outside
+    result.unreadable = ~well_formed
+    return result
+
+
 def from_wkt(wkt: pd.Series, crs: str) -> Geometries:
+    """WKT POINT, LINESTRING, POLYGON and their MULTI forms (Z values dropped) in the given CRS."""
     text = as_text(wkt)
-    parts = text.str.upper().str.extract(_WKT_POINT)
-    geometries = from_xy(parts[0], parts[1], crs)
-    geometries.unreadable = text.notna() & geometries.geojson.isna()
-    return geometries
+    upper = text.str.upper()
+    shape = upper.str.extract(_WKT_SHAPE)
+    kind, body = shape[0], shape[1]
+    is_point = (kind == "POINT").fillna(False)
+    is_shape = kind.isin(list(_WKT_TYPES)).fillna(False)
+    parts = []
+    if is_point.any():
+        coordinates = upper[is_point].str.extract(_WKT_POINT)
+        points = from_xy(coordinates[0], coordinates[1], crs)
+        points.unreadable = points.geojson.isna()
+        parts.append(points)
+    if is_shape.any():
+        parts.append(_wkt_shapes(kind[is_shape], body[is_shape], crs))
+    result = _combine(text.index, parts)
+    result.unreadable = text.notna() & ~(is_point | is_shape) | result.unreadable
+    return result
 
 
 def from_geojson(text: pd.Series) -> Geometries:
-    """Points are re-emitted in canonical form (and checked for swapped axes); other types pass through."""
+    """Points are re-emitted in canonical form (and checked for swapped axes); other types pass through
+    unchanged once every vertex is checked against Wallonia."""
     text = as_text(text)
     point = text.str.extract(_GEOJSON_POINT)
     reversed_point = text.str.extract(_GEOJSON_POINT_REVERSED)
@@ -100,4 +187,18 @@ def from_geojson(text: pd.Series) -> Geometries:
     other = text.notna() & ~is_point & text.str.contains(_GEOJSON_ANY, regex=True).fillna(False)
     geometries.geojson = geometries.geojson.mask(other, text)
     geometries.unreadable = text.notna() & ~is_point & ~other
+    if other.any():
+        vertices = text[other].str.extractall(_GEOJSON_VERTEX)
+        if not vertices.empty:
+            rows = vertices.index.get_level_values(0)
+            outside = (~in_wallonia(_to_number(vertices[0]), _to_number(vertices[1]))).set_axis(rows).groupby(level=0).any()
+            geometries.outside_wallonia.loc[outside.index] = outside
     return geometries
+
+
+def from_text(values: pd.Series, crs: str = "EPSG:4326") -> Geometries:
+    """A column holding GeoJSON for some rows and WKT (in `crs`) for others: each read the right way."""
+    text = as_text(values)
+    is_json = text.str.contains(_LOOKS_LIKE_JSON, regex=True).fillna(False)
+    parts = [from_geojson(text[is_json]), from_wkt(text[~is_json & text.notna()], crs)]
+    return _combine(text.index, parts)
