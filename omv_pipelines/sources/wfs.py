@@ -38,8 +38,6 @@ from omv_pipelines.sources.base import GEOMETRY, Harvest, SourceError, add_prove
 if TYPE_CHECKING:
     from xml.etree.ElementTree import Element
 
-    import requests
-
 log = logging.getLogger(__name__)
 
 VERSIONS = ("2.0.0", "1.1.0", "1.0.0")

@@ -301,7 +301,8 @@ def test_url_from_environment_and_version_pinned(wfs_url, monkeypatch):
 
 
 VERSION_REQUIRED = b"""<ows:ExceptionReport xmlns:ows="http://www.opengis.net/ows/1.1">
-<ows:Exception exceptionCode="MissingParameterValue"><ows:ExceptionText>VERSION is mandatory</ows:ExceptionText>
+<ows:Exception exceptionCode="MissingParameterValue">
+<ows:ExceptionText>VERSION is mandatory</ows:ExceptionText>
 </ows:Exception></ows:ExceptionReport>"""
 
 
@@ -489,3 +490,22 @@ def test_xml_entities_are_refused():
 <wfs:FeatureCollection xmlns:wfs="http://www.opengis.net/wfs"><x>&b;</x></wfs:FeatureCollection>"""
     with pytest.raises(Exception, match="(?i)entit"):
         _parse_gml(bomb, _Geometries(), "")
+
+
+def test_geopackage_layer(tmp_path: Path):
+    """The demo serves GeoPackages too: the layer type is read from gpkg_geometry_columns."""
+    if shutil.which("mapserv") is None or shutil.which("ogr2ogr") is None:
+        pytest.skip("needs MapServer and ogr2ogr (apt-get install cgi-mapserver mapserver-bin gdal-bin)")
+    import subprocess
+
+    from omv_pipelines.demo.mapserver import MapServerWfs, WfsLayer
+
+    source = tmp_path / "zones.geojson"
+    source.write_text(json.dumps(_feature_collection(ZONES)), encoding="utf-8")
+    gpkg = tmp_path / "zones.gpkg"
+    command = ["ogr2ogr", "-f", "GPKG", str(gpkg), str(source), "-nln", "zones", "-nlt", "MULTIPOLYGON"]
+    subprocess.run([*command, "-lco", "FID=fid"], check=True)
+    with MapServerWfs([WfsLayer(name="espaces", path=gpkg, epsg=31370, feature_id="zone")]) as server:
+        harvest = harvest_wfs(WfsSource(url=server.url, typename="espaces"), source_id="s")
+    assert sorted(harvest.frame[SOURCE_ROW]) == ["espaces.Z1", "espaces.Z2"]
+    assert {json.loads(g)["type"] for g in harvest.frame[GEOMETRY]} == {"MultiPolygon"}
