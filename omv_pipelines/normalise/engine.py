@@ -281,7 +281,9 @@ def _record_ids(raw, resolver: _ColumnResolver, mapping: Mapping, commune: Commu
         ids = raw[SOURCE_ROW].astype("string")
         has_prefix = False
     if not has_prefix:
-        ids = ids.where(ids.str.startswith(prefix).fillna(False), prefix + ids)
+        # An id that already carries an INS code keeps it: another commune's code is then reported
+        # (id_prefix) instead of being hidden behind ours.
+        ids = ids.where(ids.str.match(r"\d{5}-").fillna(False), prefix + ids)
     return ids
 
 
