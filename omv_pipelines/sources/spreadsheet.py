@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import codecs
 import datetime as dt
+import hashlib
 import io
+import json
 import time
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Literal
@@ -19,9 +21,12 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from omv_pipelines.sources.base import SOURCE_ROW, Harvest, SourceError, add_provenance
+from omv_pipelines.sources.state import atomic_write, state_name
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
+
+    import requests
 
 Format = Literal["xlsx", "ods", "csv"]
 EXTENSIONS: dict[str, Format] = {
@@ -96,17 +101,25 @@ class SpreadsheetSource(BaseModel):
 
 
 def harvest_spreadsheet(
-    config: SpreadsheetSource, *, source_id: str, base_dir: Path | None = None
+    config: SpreadsheetSource, *, source_id: str, base_dir: Path | None = None, state_dir: Path | None = None
 ) -> Harvest:
-    """Read the configured sheet into a DataFrame with provenance columns."""
+    """Read the configured sheet into a DataFrame with provenance columns.
+
+    With a `state_dir`, a URL's last copy and its ETag / Last-Modified are kept there, the next request
+    asks the server whether the file changed, and an unchanged file (HTTP 304) is read from that copy.
+    The copy is kept only once the file has been read without error.
+    """
     started = time.perf_counter()
     fmt = config.resolved_format()
-    data, location, name = _fetch(config, source_id, base_dir)
+    cache = _HttpCache(state_dir, config.url) if config.url is not None and state_dir is not None else None
+    data, location, name, response = _fetch(config, source_id, base_dir, cache)
 
     def fail(message: str, hint: str | None = None) -> SourceError:
         return SourceError(source_id, message, hint)
 
     stats: dict[str, object] = {"format": fmt, "bytes": len(data)}
+    if cache is not None:
+        stats["not_modified"] = response is None
     if fmt == "csv":
         grid, encoding, separator = _read_csv(data, config, name, fail)
         where = f"File {name!r}"
@@ -124,11 +137,49 @@ def harvest_spreadsheet(
         "rows": len(frame),
         "duration_s": round(time.perf_counter() - started, 3),
     }
+    if cache is not None and response is not None:
+        cache.remember(data, response.headers)
     return Harvest(frame=frame, source_id=source_id, location=location, stats=stats)
 
 
-def _fetch(config: SpreadsheetSource, source_id: str, base_dir: Path | None) -> tuple[bytes, str, str]:
-    """The file's bytes, where they came from (no secrets), and a short name for messages."""
+class _HttpCache:
+    """The last copy of a file at a URL and the validators the server gave with it, in the state folder."""
+
+    def __init__(self, folder: Path, url: str):
+        name = state_name(f"http-{_safe_url(url)}", identity=url)
+        self.meta = Path(folder) / f"{name}.json"
+        self.body = Path(folder) / f"{name}.download"
+
+    def cached(self) -> tuple[bytes, dict[str, str]] | None:
+        """The copy and the conditional request headers that go with it; None without a sound copy."""
+        try:
+            doc = json.loads(self.meta.read_text(encoding="utf-8"))
+            data = self.body.read_bytes()
+        except (OSError, ValueError):
+            return None
+        if hashlib.sha256(data).hexdigest() != doc.get("sha256"):
+            return None  # a copy from an interrupted run: download afresh
+        headers = {"If-None-Match": doc.get("etag"), "If-Modified-Since": doc.get("last_modified")}
+        headers = {k: v for k, v in headers.items() if v}
+        return (data, headers) if headers else None
+
+    def remember(self, data: bytes, headers: Mapping[str, str]) -> None:
+        """Keep the copy with its validators (the file first, then the record that points at it)."""
+        etag, modified = headers.get("ETag"), headers.get("Last-Modified")
+        if not (etag or modified):
+            self.meta.unlink(missing_ok=True)  # nothing to ask the server with next time
+            self.body.unlink(missing_ok=True)
+            return
+        atomic_write(self.body, data)
+        doc = {"etag": etag, "last_modified": modified, "sha256": hashlib.sha256(data).hexdigest()}
+        atomic_write(self.meta, json.dumps(doc, indent=1).encode("utf-8"))
+
+
+def _fetch(
+    config: SpreadsheetSource, source_id: str, base_dir: Path | None, cache: _HttpCache | None
+) -> tuple[bytes, str, str, requests.Response | None]:
+    """The file's bytes, where they came from (no secrets), a short name for messages, and the HTTP
+    response when the file was downloaded (None for a file, or for an unchanged URL read from the cache)."""
     if config.path is not None:
         path = Path(config.path)
         if not path.is_absolute():
@@ -140,13 +191,15 @@ def _fetch(config: SpreadsheetSource, source_id: str, base_dir: Path | None) -> 
                 f"file not found: {path}",
                 "check `path`; a relative path is resolved against the catalogue folder",
             )
-        return path.read_bytes(), str(path), path.name
+        return path.read_bytes(), str(path), path.name, None
     import requests
 
     url = config.url or ""
     shown = _safe_url(url)
+    name = PurePosixPath(urlsplit(url).path).name or shown
+    cached = cache.cached() if cache is not None else None
     try:
-        response = requests.get(url, timeout=HTTP_TIMEOUT_S)
+        response = requests.get(url, timeout=HTTP_TIMEOUT_S, headers=cached[1] if cached else None)
     except requests.RequestException as err:
         raise SourceError(
             source_id,
@@ -161,7 +214,14 @@ def _fetch(config: SpreadsheetSource, source_id: str, base_dir: Path | None) -> 
             + (f": {body}" if body else ""),
             "check the URL; a 401/403 means the file is not public",
         )
-    return response.content, shown, PurePosixPath(urlsplit(url).path).name or shown
+    if response.status_code == 304 and cached is not None:
+        return cached[0], shown, name, None
+    if response.status_code == 304:
+        raise SourceError(
+            source_id, f"downloading {shown} failed: HTTP 304 Not Modified to an unconditional request",
+            "the server is misconfigured: ask its administrator",
+        )
+    return response.content, shown, name, response
 
 
 def _safe_url(url: str) -> str:

@@ -303,6 +303,112 @@ def test_url_download_and_http_errors(tmp_path, http_dir):
     assert "s3cret" not in str(info.value)
 
 
+@pytest.fixture()
+def etag_server(tmp_path):
+    """A loopback server that gives a strong ETag (hash of the content), answers a matching If-None-Match
+    with 304 and no body, ignores If-Modified-Since, and logs (path, status, If-None-Match) per request."""
+    import hashlib
+    import http.server
+    import threading
+
+    folder = tmp_path / "etag"
+    folder.mkdir()
+    log: list[tuple[str, int, str | None]] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            path = folder / self.path.split("?")[0].lstrip("/")
+            asked = self.headers.get("If-None-Match")
+            if not path.is_file():
+                status, body = 404, b"no such file"
+            else:
+                body = path.read_bytes()
+                etag = '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
+                status = 304 if asked == etag else 200
+            log.append((self.path, status, asked))
+            self.send_response(status)
+            if status != 404:
+                self.send_header("ETag", etag)
+            if status == 304:
+                self.end_headers()
+                return
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", folder, log
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_unchanged_url_is_not_downloaded_again(tmp_path, etag_server):
+    base, folder, log = etag_server
+    state = tmp_path / "state"
+    _dea_xlsx(folder / "dea.xlsx")
+    config = SpreadsheetSource(url=f"{base}/dea.xlsx?token=s3cret")
+    first = harvest_spreadsheet(config, source_id="s", state_dir=state)
+    assert first.stats["not_modified"] is False and log[-1][1:] == (200, None)
+    second = harvest_spreadsheet(config, source_id="s", state_dir=state)
+    assert second.stats["not_modified"] is True and log[-1][1] == 304 and log[-1][2]  # sent the ETag
+    data = [c for c in first.frame.columns if c != HARVESTED_AT]
+    pd.testing.assert_frame_equal(first.frame[data], second.frame[data])
+    assert second.stats["bytes"] == first.stats["bytes"]
+    assert not any("s3cret" in p.name for p in state.iterdir())
+
+    # A changed file is downloaded and read afresh, and becomes the new copy.
+    book = __import__("openpyxl").load_workbook(folder / "dea.xlsx")
+    book["DEA"]["B5"] = "Hôtel de ville (hall)"
+    book.save(folder / "dea.xlsx")
+    third = harvest_spreadsheet(config, source_id="s", state_dir=state)
+    assert third.stats["not_modified"] is False and log[-1][1] == 200
+    assert third.frame["Nom du lieu"].iloc[0] == "Hôtel de ville (hall)"
+    assert harvest_spreadsheet(config, source_id="s", state_dir=state).stats["not_modified"] is True
+    assert [status for _, status, _ in log] == [200, 304, 200, 304]
+
+    # Without a state folder every run downloads, unconditionally.
+    plain = harvest_spreadsheet(config, source_id="s")
+    assert "not_modified" not in plain.stats and log[-1][1:] == (200, None)
+
+
+def test_a_broken_download_does_not_replace_the_good_copy(tmp_path, etag_server):
+    base, folder, log = etag_server
+    state = tmp_path / "state"
+    (folder / "velos.csv").write_bytes(CSV_TEXT.encode("utf-8"))
+    config = SpreadsheetSource(url=f"{base}/velos.csv", encoding="utf-8")
+    harvest_spreadsheet(config, source_id="s", state_dir=state)
+    kept = {p.name: p.read_bytes() for p in state.iterdir()}
+    (folder / "velos.csv").write_bytes(CSV_TEXT.encode("cp1252"))  # re-saved by another office suite
+    with pytest.raises(SourceError, match="velos.csv is not valid utf-8"):
+        harvest_spreadsheet(config, source_id="s", state_dir=state)
+    assert {p.name: p.read_bytes() for p in state.iterdir()} == kept
+    # the copy in the state folder is damaged: the next run downloads without asking "changed since?"
+    (folder / "velos.csv").write_bytes(CSV_TEXT.encode("utf-8"))
+    next(state.glob("*.download")).write_bytes(b"partial")
+    again = harvest_spreadsheet(config, source_id="s", state_dir=state)
+    assert again.stats["not_modified"] is False and log[-1][1:] == (200, None)
+    assert again.frame["nom"].tolist() == ["Arceau Saint-Aubain", "Gare"]
+
+
+def test_last_modified_is_used_when_there_is_no_etag(tmp_path, http_dir):
+    # Python's own http.server sends Last-Modified, no ETag, and honours If-Modified-Since.
+    base, folder = http_dir
+    (folder / "velos.csv").write_bytes(CSV_TEXT.encode("cp1252"))
+    config = SpreadsheetSource(url=f"{base}/velos.csv")
+    state = tmp_path / "state"
+    assert harvest_spreadsheet(config, source_id="s", state_dir=state).stats["not_modified"] is False
+    again = harvest_spreadsheet(config, source_id="s", state_dir=state)
+    assert again.stats["not_modified"] is True and again.frame["nom"].tolist() == ["Arceau Saint-Aubain", "Gare"]
+
+
 # --- configuration ------------------------------------------------------------------------------------
 
 
