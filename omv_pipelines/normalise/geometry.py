@@ -21,7 +21,7 @@ _NUMBER = r"(-?\d+(?:[.,]\d+)?(?:[eE][-+]?\d+)?)"
 _NUM = r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"  # WKT numbers: the comma separates vertices, never decimals
 _WKT_POINT = rf"^\s*POINT\s*Z?\s*\(\s*{_NUMBER}\s+{_NUMBER}(?:\s+{_NUMBER})?\s*\)\s*$"
 _WKT_SHAPE = r"^\s*([A-Z]+)\s*(?:ZM|Z|M)?\s*(\(.*\))\s*$"
-_WKT_VERTEX = rf"([\s(),]*)({_NUM})\s+({_NUM})(?:\s+{_NUM})*"
+_WKT_VERTEX = rf"([\s\[\],]*)({_NUM})\s+({_NUM})(?:\s+{_NUM})*"  # after '(' → '[', ')' → ']'
 _WKT_BODY = rf"(?:[\s(),]*{_NUM}\s+{_NUM}(?:\s+{_NUM})*)+[\s(),]*"
 # WKT keyword → (GeoJSON type, how many '(' open the coordinates: LineString [[x, y], ...] is 1)
 _WKT_TYPES = {
@@ -34,7 +34,9 @@ _WKT_TYPES = {
 _GEOJSON_POINT = rf'"type"\s*:\s*"Point"\s*,\s*"coordinates"\s*:\s*\[\s*{_NUMBER}\s*,\s*{_NUMBER}'
 _GEOJSON_POINT_REVERSED = rf'"coordinates"\s*:\s*\[\s*{_NUMBER}\s*,\s*{_NUMBER}[^\]]*\]\s*,\s*"type"\s*:\s*"Point"'
 _GEOJSON_ANY = r'"type"\s*:\s*"(?:Point|MultiPoint|LineString|MultiLineString|Polygon|MultiPolygon|GeometryCollection)"'
-_GEOJSON_VERTEX = rf"\[\s*({_NUM})\s*,\s*({_NUM})"
+_GEOJSON_VERTEX = rf"([\s\[\],]*?)\[\s*({_NUM})\s*,\s*({_NUM})(?:\s*,\s*{_NUM})*\s*\]"
+_GEOJSON_SHAPE = r'"type"\s*:\s*"(MultiPoint|LineString|MultiLineString|Polygon|MultiPolygon)"'
+_GEOJSON_COORDINATES = r'"coordinates"\s*:\s*(\[[\s\d\[\],.eE+-]*\])'
 _LOOKS_LIKE_JSON = r"^\s*\{"
 
 
@@ -117,6 +119,28 @@ def from_xy(x: pd.Series, y: pd.Series, crs: str) -> Geometries:
     return _points(lon, lat, present)
 
 
+def _assemble(kind: pd.Series, vertices: pd.DataFrame, tail: pd.Series, crs: str) -> tuple[pd.Series, pd.Series]:
+    """GeoJSON text from the vertices of each row, and whether any vertex lies outside Wallonia.
+
+    `vertices` comes from `str.extractall`: per vertex, the brackets and commas before it (already in
+    GeoJSON form), x and y. `tail` holds the closing brackets of each row. One pyproj call for all
+    vertices; the text of a row is put back together by a grouped concatenation, not a Python loop.
+    """
+    lon, lat = to_wgs84(_to_number(vertices[1]), _to_number(vertices[2]), crs)
+    pieces = _separators(vertices[0]) + "[" + _coordinate_text(lon) + ", " + _coordinate_text(lat) + "]"
+    rows = vertices.index.get_level_values(0)
+    coordinates = pieces.set_axis(rows).groupby(level=0).sum()
+    coordinates = coordinates + _separators(tail).loc[coordinates.index]
+    outside = (~in_wallonia(lon, lat)).set_axis(rows).groupby(level=0).any()
+    geojson = '{"coordinates": ' + coordinates + ', "type": "' + kind.loc[coordinates.index] + '"}'
+    return geojson.astype("string"), outside
+
+
+def _separators(text: pd.Series) -> pd.Series:
+    """Brackets and commas between coordinates, spaced like the FuturoCité templates: '], ['."""
+    return text.str.replace(r"\s+", "", regex=True).str.replace(",", ", ")
+
+
 def _wkt_shapes(kind: pd.Series, body: pd.Series, crs: str) -> Geometries:
     """LINESTRING / POLYGON / MULTI* WKT → GeoJSON: '(' → '[', each 'x y' → '[lon, lat]', ')' → ']'."""
     index = body.index
@@ -128,28 +152,16 @@ def _wkt_shapes(kind: pd.Series, body: pd.Series, crs: str) -> Geometries:
     opening = body.str.extract(r"^([\s(]*)", expand=False).str.count(r"\(")
     balanced = body.str.count(r"\(") == body.str.count(r"\)")
     well_formed = body.str.fullmatch(_WKT_BODY).fillna(False) & balanced & (opening == depth)
-    body = body[well_formed]
+    result = _empty(index)
+    result.unreadable = ~well_formed
+    body = body[well_formed].str.replace("(", "[").str.replace(")", "]")
     if body.empty:
-        result = _empty(index)
-        result.unreadable = pd.Series(True, index=index)
         return result
     vertices = body.str.extractall(_WKT_VERTEX)
-    lon, lat = to_wgs84(_to_number(vertices[1]), _to_number(vertices[2]), crs)
-
-    def brackets(text: pd.Series) -> pd.Series:
-        text = text.str.replace(r"\s+", "", regex=True).str.replace("(", "[").str.replace(")", "]")
-        return text.str.replace(",", ", ")
-
-    pieces = brackets(vertices[0]) + "[" + _coordinate_text(lon) + ", " + _coordinate_text(lat) + "]"
-    rows = vertices.index.get_level_values(0)
-    coordinates = pieces.set_axis(rows).groupby(level=0).sum()
-    coordinates = coordinates + brackets(body.str.extract(r"([\s(),]*)$", expand=False))
-    outside = (~in_wallonia(lon, lat)).set_axis(rows).groupby(level=0).any()
-    geojson = '{"coordinates": ' + coordinates + ', "type": "' + geojson_type[body.index] + '"}'
-    result = _empty(index)
-    result.geojson.loc[geojson.index] = geojson.astype("string")
+    tail = body.str.extract(r"([\s\[\],]*)$", expand=False)
+    geojson, outside = _assemble(geojson_type, vertices, tail, crs)
+    result.geojson.loc[geojson.index] = geojson
     result.outside_wallonia.loc[outside.index] = outside
-    result.unreadable = ~well_formed
     return result
 
 
@@ -175,24 +187,33 @@ def from_wkt(wkt: pd.Series, crs: str) -> Geometries:
 
 
 def from_geojson(text: pd.Series) -> Geometries:
-    """Points are re-emitted in canonical form (and checked for swapped axes); other types pass through
-    unchanged once every vertex is checked against Wallonia."""
+    """GeoJSON geometry (or Feature) text in WGS84 → canonical GeoJSON geometry text.
+
+    Points are checked for swapped axes. Lines and polygons are re-emitted in the templates' form
+    (8 decimals, `{"coordinates": ..., "type": ...}`) with every vertex checked against Wallonia; a
+    GeometryCollection is passed through unchanged.
+    """
     text = as_text(text)
     point = text.str.extract(_GEOJSON_POINT)
     reversed_point = text.str.extract(_GEOJSON_POINT_REVERSED)
     lon = _to_number(point[0].fillna(reversed_point[0]))
     lat = _to_number(point[1].fillna(reversed_point[1]))
-    is_point = lon.notna() & lat.notna()
+    collection = text.str.contains(r'"GeometryCollection"', regex=False).fillna(False)
+    is_point = lon.notna() & lat.notna() & ~collection
+    lon, lat = lon.where(is_point), lat.where(is_point)
     geometries = _points(lon, lat, is_point)
     other = text.notna() & ~is_point & text.str.contains(_GEOJSON_ANY, regex=True).fillna(False)
     geometries.geojson = geometries.geojson.mask(other, text)
+    kind = text[other].str.extract(_GEOJSON_SHAPE, expand=False)
+    coordinates = text[other].str.extract(_GEOJSON_COORDINATES, expand=False)
+    shapes = coordinates[kind.notna() & coordinates.notna()]
+    vertices = shapes.str.extractall(_GEOJSON_VERTEX)
+    if not vertices.empty:
+        tail = shapes.str.extract(r"\]([\s\]]*)$", expand=False)  # what closes after the last vertex
+        geojson, outside = _assemble(kind, vertices, tail, "EPSG:4326")
+        geometries.geojson.loc[geojson.index] = geojson
+        geometries.outside_wallonia.loc[outside.index] = outside
     geometries.unreadable = text.notna() & ~is_point & ~other
-    if other.any():
-        vertices = text[other].str.extractall(_GEOJSON_VERTEX)
-        if not vertices.empty:
-            rows = vertices.index.get_level_values(0)
-            outside = (~in_wallonia(_to_number(vertices[0]), _to_number(vertices[1]))).set_axis(rows).groupby(level=0).any()
-            geometries.outside_wallonia.loc[outside.index] = outside
     return geometries
 
 

@@ -91,20 +91,25 @@ def test_unreadable_wkt_is_rejected_with_a_clear_reason():
     assert "LINESTRING, POLYGON" in result.rejected["message"].iloc[0]
 
 
-def test_geojson_text_points_are_canonical_and_other_types_pass_through():
+def test_geojson_text_is_re_emitted_in_the_templates_form():
     texts = [
         '{"type": "Point", "coordinates": [4.8675, 50.4657]}',
         '{"type":"Feature","geometry":{"coordinates":[4.8675,50.4657],"type":"Point"},"properties":{}}',
-        '{"type": "LineString", "coordinates": [[4.86, 50.46], [4.87, 50.47]]}',
+        '{"type":"LineString","coordinates":[[4.860000001,50.46],[4.87,50.47,112.5]]}',
+        '{"type": "Feature", "properties": {"name": "x"}, "geometry": {"type": "MultiLineString", "coordinates": [[[4.86, 50.46], [4.87, 50.47]], [[4.88, 50.48], [4.89, 50.49]]]}}',
+        '{"type": "GeometryCollection", "geometries": [{"type": "Point", "coordinates": [4.86, 50.46]}]}',
         '{"type": "LineString", "coordinates": [[2.35, 48.85], [4.87, 50.47]]}',
+        '{"type": "Circle", "radius": 3}',
     ]
     result = run("mobility/travaux_voiries", _roadworks(texts), geometry={"geojson": "trace"})
     assert result.valid["geometry"].tolist() == [
         '{"coordinates": [4.8675, 50.4657], "type": "Point"}',
         '{"coordinates": [4.8675, 50.4657], "type": "Point"}',
-        texts[2],
+        '{"coordinates": [[4.86, 50.46], [4.87, 50.47]], "type": "LineString"}',
+        '{"coordinates": [[[4.86, 50.46], [4.87, 50.47]], [[4.88, 50.48], [4.89, 50.49]]], "type": "MultiLineString"}',
+        texts[4],
     ]
-    assert problems(result) == [("5", "geometry", "outside_wallonia", texts[3])]
+    assert problems(result) == [("7", "geometry", "outside_wallonia", texts[5]), ("8", "geometry", "invalid_geometry", texts[6])]
 
 
 def test_harvested_geometry_column_is_used_without_mapping():
@@ -150,6 +155,6 @@ def test_second_geometry_field_reads_geojson_or_wkt():
     assert result.rejected.empty
     zones = result.valid["geometry"].tolist()
     assert json.loads(zones[0])["type"] == "Polygon"
-    assert zones[1] == data["zone"][1]
+    assert zones[1] == '{"coordinates": [[4.86, 50.46], [4.87, 50.47]], "type": "LineString"}'
     assert zones[2] is None or zones[2] is pd.NA
     assert result.valid["type"].tolist() == ["Plaine de jeux"] * n
