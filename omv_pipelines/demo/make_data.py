@@ -5,7 +5,11 @@
 The outputs are committed under demo/catalog/data/; this script documents how they were made and keeps
 them reproducible (fixed offsets, no randomness). Each commune's source is shaped the way such sources
 are in the wild: Namur keeps a municipal SQLite table in Lambert 72, Liège an office spreadsheet with a
-title above the header and French yes/no columns, Mons a GIS layer served over WFS.
+title above the header and French yes/no columns, Mons a GIS layer served over WFS. The other
+datasets spread over the same three kinds of source: SQLite tables (Namur's bike racks and participatory
+budget projects), WFS layers in Lambert 72 and Lambert 2008 (Liège's PMR spaces, Mons's roadworks as
+lines) and spreadsheets (CSV, xlsx, ods). Liège's equipment CSV carries deliberate defects, listed in
+LIEGE_EQUIPEMENTS, that the demo's quarantine report must show.
 """
 
 from __future__ import annotations
@@ -128,11 +132,235 @@ def make_mons(path: Path) -> None:
     path.write_text(json.dumps(collection, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
 
 
+def _lambert2008(lon: float, lat: float) -> tuple[float, float]:
+    from pyproj import Transformer
+
+    x, y = Transformer.from_crs("EPSG:4326", "EPSG:3812", always_xy=True).transform(lon, lat)
+    return round(x, 2), round(y, 2)
+
+
+def _feature_collection(name: str, epsg: int, features: list[dict]) -> str:
+    collection = {"type": "FeatureCollection", "name": name,
+                  "crs": {"type": "name", "properties": {"name": f"urn:ogc:def:crs:EPSG::{epsg}"}}, "features": features}
+    return json.dumps(collection, ensure_ascii=False, indent=1) + "\n"
+
+
+# Namur, bike racks: (name, street, house number, support, covered, secured, places, year, charging, offset)
+NAMUR_VELOS = [
+    ("Arceaux gare - quai 1", "Place de la Station", "1", "arceau", 1, 0, 20, 2019, "non", (-140, 400)),
+    ("Box vélos gare", "Place de la Station", "1", "box", 1, 1, 12, 2021, "oui", (-170, 430)),
+    ("Arceaux Hôtel de Ville", "Rue de Fer", "42", "arceau", 0, 0, 8, 2018, "non", (40, 70)),
+    ("Arceaux Place d'Armes", "Place d'Armes", "1", "arceau", 0, 0, 10, 2020, "non", (230, -110)),
+    ("Rack Université", "Rue de Bruxelles", "61", "rack", 1, 0, 30, 2017, "non", (-250, 260)),
+    ("Arceaux Rue de l'Ange", "Rue de l'Ange", "20", "arceau", 0, 0, 6, 2022, "non", (120, 30)),
+    ("Arceaux Place Maurice Servais", "Place Maurice Servais", "2", "Arceau", 0, 0, 8, 2023, "non", (330, -40)),
+    ("Abri vélos Jambes", "Avenue Jean Materne", "168", "Autre", 1, 1, 16, 2024, "oui", (1600, -800)),
+]
+
+# Namur, participatory processes (CSV as exported by the participation service; ';' and decimal commas).
+NAMUR_PROCESSUS = [
+    ("BP2024", "Budget participatif 2024", "Les Namurois proposent et votent des projets de quartier.", "Budget participatif",
+     "cloture", "15/01/2024", "30/11/2024", "https://www.namur.be/fr/budget-participatif-2024", "250.000,00", "1843", "Quartiers"),
+    ("BP2025", "Budget participatif 2025", "Deuxième édition, ouverte aux associations de fait.", "budget participatif",
+     "en cours", "03/02/2025", "28/11/2025", "https://www.namur.be/fr/budget-participatif-2025", "300.000,00", "", "Quartiers"),
+    ("PCM", "Consultation sur le plan communal de mobilité", "Questionnaire en ligne et ateliers par quartier.", "Consultation",
+     "cloture", "01/03/2023", "30/04/2023", "https://www.namur.be/fr/mobilite/pcm", "", "2411", "Mobilité"),
+    ("EP-STATION", "Enquête publique - réaménagement de la place de la Station", "Permis d'urbanisme, dossier consultable au service Urbanisme.",
+     "Enquete publique", "cloture", "04/09/2023", "03/10/2023", "", "", "", "Urbanisme"),
+    ("PANEL-CLIMAT", "Panel citoyen climat", "Trente habitants tirés au sort formulent des recommandations.", "panel citoyen",
+     "a venir", "06/10/2025", "", "https://www.namur.be/fr/climat/panel", "15.000,00", "30", "Climat"),
+]
+
+# Namur, participatory budget projects: (ref, process, title, amount, votes, status, category, street, number, offset)
+NAMUR_PROJETS = [
+    ("P01", "92094-BP2024", "Boîte à livres au parc Louise-Marie", 3500, 412, "realise", "Culture", "Avenue de la Plante", None, (600, -1450)),
+    ("P02", "92094-BP2024", "Potager collectif à Bomel", 12000, 388, "réalisé", "Environnement", "Rue d'Enhaive", "4", (-500, 900)),
+    ("P03", "92094-BP2024", "Bancs et ombrage place du Théâtre", 18500, 297, "laureat", "Cadre de vie", "Place du Théâtre", None, (180, 50)),
+    ("P04", "92094-BP2024", "Fresque participative sous le pont de Jambes", 9000, 141, "soumis au vote", "Culture", "Boulevard de la Meuse", None, (900, -300)),
+    ("P05", "92094-BP2025", "Nichoirs et hôtels à insectes à Salzinnes", 2500, None, "recevable", "Environnement", "Rue Patenier", None, (-900, -400)),
+    ("P06", "92094-BP2025", "Éclairage du sentier des écoliers", 40000, None, "Non recevable", "Mobilité", "Rue Saint-Nicolas", None, (-700, -230)),
+    ("P07", "92094-BP2025", "Fontaine à eau au parc Astrid", 7500, None, "deposé", "Cadre de vie", "Avenue Albert Ier", None, (-1200, 700)),
+]
+
+# Liège, PMR spaces (WFS, Lambert 2008): (street, number, places, length, width, modalities, offset)
+LIEGE_PMR = [
+    ("Rue de la Régence", "41", 2, 6.0, 3.5, "Carte de stationnement pour personnes handicapées", (250, -280)),
+    ("Rue Pont d'Avroy", "1", 1, 6.0, 3.3, "Carte de stationnement pour personnes handicapées", (-180, -330)),
+    ("Place de la Cathédrale", "4", 2, 5.5, 3.5, "Carte de stationnement pour personnes handicapées", (-60, -380)),
+    ("Rue Hors-Château", "70", 1, 6.0, 3.3, "Carte de stationnement ; durée limitée à 4 heures", (700, 300)),
+    ("Quai Roosevelt", "1", 3, 6.0, 3.5, "Carte de stationnement pour personnes handicapées", (650, -700)),
+    ("Place des Guillemins", "2", 4, 6.0, 3.5, "Carte de stationnement pour personnes handicapées", (-620, -1880)),
+    ("Rue Léopold", "12", 1, 5.0, 3.3, "Carte de stationnement pour personnes handicapées", (220, -60)),
+]
+
+# Liège, collective equipment (CSV, ';', decimal commas). Defects on purpose, each noted: the demo's
+# quarantine report (checked line by line by the tests) must show every one of them.
+LIEGE_EQUIPEMENTS_HEADER = ["N°", "Dénomination", "TYPE D'ÉQUIPEMENT", "Rue", "Code rue", "Num police", "Latitude",
+                            "Longitude", "Accès PMR", "Horaires", "Statut", "Date d'installation", "Dernier entretien",
+                            "Payant", "Remarque interne"]
+LIEGE_EQUIPEMENTS = [
+    # (id, name, type, street, street code, number, offset, pmr, hours, status, installed, maintained, paying, note)
+    ("EQ-001", "Fontaine du Perron", "Point d'eau potable", "Place du Marché", "8620101", None, (310, 50), "oui", None, "Disponible", "12/05/2019", "03/03/2025", "non", ""),
+    ("EQ-002", "Toilettes Saint-Lambert", "Toilette publique", "Place Saint-Lambert", "8620102", "18", (20, -30), "oui", "Mo-Su 07:00-21:00", "Disponible", "01/07/2020", "10/02/2025", "oui", "nettoyage quotidien"),
+    ("EQ-003", "Bulle à verre Hors-Château", "Bulle à verre", "Rue Hors-Château", "8620103", "92", (760, 330), "non", None, "Disponible", "20/03/2018", "", "non", ""),  # lat/lon swapped
+    ("EQ-004", "Plaine de jeux du parc d'Avroy", "Plaine de jeux", "Boulevard d'Avroy", "8620104", None, (-700, -650), "oui", "Mo-Su 08:00-20:00", "Disponible", "15/04/2016", "22/01/2025", "non", ""),
+    ("EQ-005", "Banc de la Boverie", "Banc public", "Quai de la Boverie", "8620105", None, (880, -1650), "oui", None, "Disponible", "31/06/2022", "", "non", ""),  # no 31 June
+    ("EQ-006", "Canisite Laveu", "", "Rue du Laveu", "8620106", None, (-900, -1500), "non", None, "Disponible", "02/09/2021", "", "non", "type à compléter"),  # type missing
+    ("EQ-007", "Boîte à livres Saint-Léonard", "Boite à livres", "", "8620107", None, (1400, 900), "oui", None, "Disponible", "05/10/2023", "", "non", ""),  # street missing
+    ("EQ-008", "Cendrier Féronstrée", "Cendrier", "Rue Féronstrée", "8620108", "90", (600, 240), "non", None, "Disponible", "14/02/2024", "", "non", ""),
+    ("EQ-008", "Poubelle Féronstrée", "Poubelle publique", "Rue Féronstrée", "8620108", "92", (610, 245), "non", None, "Disponible", "14/02/2024", "", "non", "copie de la ligne précédente ?"),  # same id
+    ("EQ-009", "Bac à sel Montagne de Bueren", "Bac à sel", "Montagne de Bueren", "8620109", None, (420, 420), "non", None, "hors service", "18/11/2020", "bientôt", "non", ""),  # two defects
+    ("EQ-010", "Jardin partagé des Coteaux", "jardin partage", "Rue Pierreuse", "8620110", "30", (-100, 600), "non", "Sa 10:00-16:00", "non disponible", "07/05/2022", "01/04/2025", "non", ""),
+    ("EQ-011", "Terrain multisport Sainte-Walburge", "Equipement sportif", "Rue Sainte-Walburge", "8620111", None, (-300, 1900), "oui", "Mo-Su 09:00-21:00", "Disponible", "30/08/2021", "", "non", ""),
+]
+
+# Mons, roadworks (WFS lines, Lambert 72): (id, name, street, street code, type, state, year, start, end,
+# owner, contractor, traffic, budget, line offsets in metres)
+MONS_TRAVAUX = [
+    ("TR-2025-01", "Réfection du revêtement rue de Nimy", "Rue de Nimy", "5300101", "Réfection de voiries", "en cours", 2025,
+     "03/03/2025", "27/06/2025", "Ville de Mons", "Colas Belgium", "Circulation alternée", 420000, [(250, 380), (330, 520), (400, 660)]),
+    ("TR-2025-02", "Remplacement de conduites d'eau boulevard Dolez", "Boulevard Dolez", "5300102", "Impétrant", "planifie", 2025,
+     "01/09/2025", "19/12/2025", "SWDE", "Tradecowall", "Réduction du nombre de bandes", 610000, [(-500, -700), (-560, -520), (-610, -330)]),
+    ("TR-2024-07", "Aménagement cyclable avenue Reine Astrid", "Avenue Reine Astrid", "5300103", "Aménagement de voiries", "realise", 2024,
+     "15/04/2024", "30/09/2024", "Ville de Mons", "BAM Galère", "Sens unique limité", 880000, [(450, -850), (560, -980), (680, -1100)]),
+    ("TR-2025-03", "Raccordements gaz rue d'Havré", "Rue d'Havré", "5300104", "Impétrant", "Planifié", 2025,
+     "06/10/2025", "31/10/2025", "ORES", "Sodraep", "Voie fermée", None, [(520, -60), (640, -90)]),
+    ("TR-2025-04", "Création d'un parvis chaussée de Binche", "Chaussée de Binche", "5300105", "Création de voiries", "planifie", 2026,
+     "02/03/2026", "30/10/2026", "Ville de Mons", None, "Pas de modification", 1250000, [(-900, -1200), (-1000, -1300)]),
+]
+
+# Mons, participatory processes (xlsx with date cells) and the projects of its budget (ods).
+MONS_PROCESSUS = [
+    ("BP-2025", "Budget participatif « Mons en projets » 2025", "Appel à projets citoyens dans les 19 villages et quartiers.",
+     "Budget participatif", "En cours", dt.date(2025, 1, 20), dt.date(2025, 12, 15), "https://www.mons.be/budget-participatif", 200000, None),
+    ("CONS-GRAND-PLACE", "Consultation sur la piétonnisation de la Grand-Place", "Avis des riverains et commerçants.",
+     "Consultation", "Clôturé", dt.date(2024, 5, 6), dt.date(2024, 6, 30), "https://www.mons.be/consultation-grand-place", None, 1276),
+    ("PETITION-PARC", "Pétition pour un parc au bord du Grand Large", "Pétition déposée au conseil communal.",
+     "Pétition", "Clôturé", dt.date(2024, 9, 1), dt.date(2024, 11, 30), None, None, 612),
+]
+MONS_PROJETS = [
+    ("MP-01", "Verger communautaire à Jemappes", 15000, 530, "Lauréat", "Environnement", "Rue Ferrer", (-3500, 600)),
+    ("MP-02", "Skatepark de quartier à Cuesmes", 45000, 488, "lauréat", "Sport", "Rue de l'Agrappe", (-1500, -2600)),
+    ("MP-03", "Bancs connectés Grand-Place", 8000, 102, "Soumis au vote", "Cadre de vie", "Grand-Place", (0, 10)),
+    ("MP-04", "Ruches urbaines au parc du Waux-Hall", 4000, None, "Recevable", "Environnement", "Avenue Reine Astrid", (520, -920)),
+    ("MP-05", "Fête des voisins à Havré", 2000, None, "Déposé", "Convivialité", "Rue du Château", (6000, 800)),
+]
+
+
+def make_namur_velos(path: Path) -> None:
+    path.unlink(missing_ok=True)
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE arceaux (id_arceau INTEGER PRIMARY KEY, libelle TEXT, rue TEXT, code_rue TEXT, num_police TEXT,"
+            " x_l72 REAL, y_l72 REAL, type_support TEXT, couvert INTEGER, securise INTEGER, nb_places INTEGER,"
+            " annee_pose INTEGER, borne_recharge TEXT)"
+        )
+        for n, (name, street, number, support, covered, secured, places, year, charging, off) in enumerate(NAMUR_VELOS, start=1):
+            x, y = _lambert72(*_offset(CENTRES["namur"], off))
+            db.execute("INSERT INTO arceaux VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                       (n, name, street, str(7730200 + n), number, x, y, support, covered, secured, places, year, charging))
+
+
+def make_namur_processus(path: Path) -> None:
+    lines = ["code;intitule;description;type;etat;debut;fin;lien;budget;participants;thematique;service;email_service"]
+    for code, title, text, kind, state, start, end, url, budget, count, theme in NAMUR_PROCESSUS:
+        cells = [code, title, text, kind, state, start, end, url, budget, count, theme, "Service Participation",
+                 "participation@ville.namur.be"]
+        lines.append(";".join(f'"{c}"' if ";" in c or "," in c else c for c in cells))
+    path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+
+
+def make_namur_projets(path: Path) -> None:
+    path.unlink(missing_ok=True)
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE projets (ref TEXT PRIMARY KEY, processus TEXT, titre TEXT, montant REAL, votes INTEGER,"
+            " statut TEXT, categorie TEXT, rue TEXT, num TEXT, geom_wkt TEXT, depose_le TEXT)"
+        )
+        for n, (ref, process, title, amount, votes, status, category, street, number, off) in enumerate(NAMUR_PROJETS):
+            x, y = _lambert72(*_offset(CENTRES["namur"], off))
+            db.execute("INSERT INTO projets VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                       (ref, process, title, amount, votes, status, category, street, number, f"POINT ({x} {y})",
+                        (dt.date(2024 if "2024" in process else 2025, 2, 1) + dt.timedelta(days=3 * n)).isoformat()))
+
+
+def make_liege_pmr(path: Path) -> None:
+    features = []
+    for n, (street, number, places, length, width, modalities, off) in enumerate(LIEGE_PMR, start=1):
+        x, y = _lambert2008(*_offset(CENTRES["liege"], off))
+        properties = {"ident": f"PMR{n:04d}", "rue": street, "code_rue": str(8620300 + n), "num": number,
+                      "places": places, "longueur": length, "largeur": width, "modalites": modalities,
+                      # dd/mm/yyyy text: an ISO date property would be typed as a date by OGR, and
+                      # MapServer's GML then writes it as a gml:timePosition the harvester refuses.
+                      "date_creation": f"15/0{1 + n % 9}/20{18 + n % 6}"}
+        features.append({"type": "Feature", "properties": properties, "geometry": {"type": "Point", "coordinates": [x, y]}})
+    path.write_text(_feature_collection("emplacements_pmr", 3812, features), encoding="utf-8")
+
+
+def make_liege_equipements(path: Path) -> None:
+    lines = [";".join(LIEGE_EQUIPEMENTS_HEADER)]
+    for ident, name, kind, street, code, number, off, pmr, hours, status, installed, maintained, paying, note in LIEGE_EQUIPEMENTS:
+        lon, lat = _offset(CENTRES["liege"], off)
+        if ident == "EQ-003":
+            lon, lat = lat, lon
+        cells = [ident, name, kind, street, code, number or "", f"{lat}".replace(".", ","), f"{lon}".replace(".", ","),
+                 pmr, hours or "", status, installed, maintained, paying, note]
+        lines.append(";".join(cells))
+    path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+
+
+def make_mons_travaux(path: Path) -> None:
+    features = []
+    for ident, name, street, code, kind, state, year, start, end, owner, contractor, traffic, budget, offsets in MONS_TRAVAUX:
+        line = [list(_lambert72(*_offset(CENTRES["mons"], off))) for off in offsets]
+        properties = {"ident": ident, "intitule": name, "rue": street, "code_rue": code, "type_travaux": kind,
+                      "etat": state, "annee": year, "debut": start, "fin": end, "maitre_ouvrage": owner,
+                      "entrepreneur": contractor, "circulation": traffic, "budget": budget}
+        features.append({"type": "Feature", "properties": properties, "geometry": {"type": "LineString", "coordinates": line}})
+    path.write_text(_feature_collection("travaux_voiries", 31370, features), encoding="utf-8")
+
+
+def make_mons_processus(path: Path) -> None:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "Processus"
+    sheet.append(["Référence", "Titre", "Description", "Type", "Statut", "Début", "Fin", "Site web", "Budget (€)", "Participants"])
+    for row in MONS_PROCESSUS:
+        sheet.append(list(row))
+    for cells in sheet.iter_rows(min_row=2, min_col=6, max_col=7):
+        for cell in cells:
+            cell.number_format = "DD/MM/YYYY"
+    book.save(path)
+
+
+def make_mons_projets(path: Path) -> None:
+    import pandas as pd
+
+    rows = []
+    for n, (ref, title, amount, votes, status, category, street, off) in enumerate(MONS_PROJETS):
+        lon, lat = _offset(CENTRES["mons"], off)
+        rows.append({"Référence": ref, "Processus": "53053-BP-2025", "Titre du projet": title, "Montant": amount,
+                     "Votes": votes, "Statut": status, "Catégorie": category, "Rue": street,
+                     "Latitude": str(lat).replace(".", ","), "Longitude": str(lon).replace(".", ","),
+                     "Déposé le": (dt.date(2025, 2, 3) + dt.timedelta(days=5 * n)).isoformat()})
+    pd.DataFrame(rows).to_excel(path, sheet_name="Projets", index=False, engine="odf")
+
+
 def main() -> None:
     (DATA / "wfs").mkdir(parents=True, exist_ok=True)
     make_namur(DATA / "namur_dae.sqlite")
     make_liege(DATA / "liege_dea.xlsx")
     make_mons(DATA / "wfs" / "defibrillateurs.geojson")
+    make_namur_velos(DATA / "namur_mobilite.sqlite")
+    make_namur_processus(DATA / "namur_processus_participatifs.csv")
+    make_namur_projets(DATA / "namur_budget_participatif.sqlite")
+    make_liege_pmr(DATA / "wfs" / "emplacements_pmr.geojson")
+    make_liege_equipements(DATA / "liege_equipements.csv")
+    make_mons_travaux(DATA / "wfs" / "travaux_voiries.geojson")
+    make_mons_processus(DATA / "mons_participation.xlsx")
+    make_mons_projets(DATA / "mons_budget_participatif.ods")
     print(f"demo sources written to {DATA}")
 
 
