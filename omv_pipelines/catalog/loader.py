@@ -69,6 +69,8 @@ def _describe(error: dict) -> str:
         message = "required key is missing"
     elif error["type"] == "extra_forbidden":
         message = "unknown key (check its spelling and indentation)"
+    elif error["type"] == "union_tag_invalid":
+        message = f"unknown source kind {error['input'].get('kind')!r}; use sql, spreadsheet or wfs"
     return f"{location}: {message}"
 
 

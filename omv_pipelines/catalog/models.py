@@ -61,7 +61,8 @@ class DatasetConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    sources: list[Source] = Field(..., min_length=1, description="Where the rows come from; several sources are stacked.")
+    source: Source | None = Field(None, description="Where the rows come from (the common one-source case).")
+    sources: list[Source] = Field(default_factory=list, description="Several sources, stacked (instead of `source`).")
     mapping: Mapping = Field(default_factory=Mapping)
     dataset_id: str | None = Field(None, description="ODWB dataset_id for this dataset, overriding the commune's template.")
     max_row_drop: float = Field(
@@ -69,16 +70,16 @@ class DatasetConfig(BaseModel):
         description="Largest share of rows that may disappear since the last publication before publishing is refused.",
     )
 
-    @model_validator(mode="before")
-    @classmethod
-    def _single_source(cls, data: Any) -> Any:
-        """Accept `source:` for the common one-source case."""
-        if isinstance(data, dict) and "source" in data:
-            if "sources" in data:
-                raise ValueError("give either 'source' or 'sources', not both")
-            data = dict(data)
-            data["sources"] = [data.pop("source")]
-        return data
+    @model_validator(mode="after")
+    def _one_way_to_give_sources(self) -> DatasetConfig:
+        if self.source is not None and self.sources:
+            raise ValueError("give either 'source' or 'sources', not both")
+        if self.source is not None:
+            self.sources = [self.source]
+            self.source = None
+        if not self.sources:
+            raise ValueError("give the dataset's 'source' (or a list of 'sources')")
+        return self
 
 
 class CommuneConfig(BaseModel):

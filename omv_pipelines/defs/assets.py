@@ -25,6 +25,7 @@ from omv_pipelines.publish.safety import refusal_reason
 from omv_pipelines.schemas import DATASETS, get_schema
 
 FORCE_TAG = "omv/force_publish"  # a run tagged omv/force_publish=true may publish a shrunken table
+FULL_REFRESH_TAG = "omv/full_refresh"  # a run tagged omv/full_refresh=true re-reads incremental sources whole
 
 
 def keys(dataset_key: str) -> dict[str, dg.AssetKey]:
@@ -45,15 +46,20 @@ def commune_asset_keys(dataset_key: str) -> list[dg.AssetKey]:
 
 
 def _fail(exc: flow.FlowError) -> dg.Failure:
+    """Sources already retry transient errors with backoff; what reaches here needs a person."""
     return dg.Failure(
         description=str(exc),
         metadata={"commune": exc.commune, "ins_code": exc.ins_code, "dataset": exc.dataset},
-        allow_retries=True,
+        allow_retries=False,
     )
 
 
 def _forced(context) -> bool:
     return str(context.run.tags.get(FORCE_TAG, "")).lower() == "true"
+
+
+def _full_refresh(context) -> bool:
+    return str(context.run.tags.get(FULL_REFRESH_TAG, "")).lower() == "true"
 
 
 def build_dataset_assets(dataset_key: str) -> list[dg.AssetsDefinition]:
@@ -73,7 +79,6 @@ def build_dataset_assets(dataset_key: str) -> list[dg.AssetsDefinition]:
         description=f"{title}: rows as harvested from the commune's source(s), with provenance columns.",
         output_required=False,
         pool="harvest",
-        retry_policy=dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL),
     )
     def raw(context: dg.AssetExecutionContext, catalog: CatalogResource):
         entry = catalog.entry(context.partition_key)
@@ -81,7 +86,11 @@ def build_dataset_assets(dataset_key: str) -> list[dg.AssetsDefinition]:
             context.log.info(f"{entry.config.commune.name} does not provide {dataset_key}: nothing to harvest")
             return
         try:
-            harvested = flow.harvest_dataset(entry, dataset_key)
+            harvested = flow.harvest_dataset(
+                entry, dataset_key,
+                state_dir=Path(catalog.state_dir) if catalog.state_dir else None,
+                full_refresh=_full_refresh(context),
+            )
         except flow.FlowError as exc:
             raise _fail(exc) from exc
         sources = {h.source_id: dg.MetadataValue.json({"location": h.location, **h.stats}) for h in harvested.harvests}
@@ -242,4 +251,4 @@ def all_dataset_assets() -> list[dg.AssetsDefinition]:
     return [asset for dataset_key in DATASETS for asset in build_dataset_assets(dataset_key)]
 
 
-__all__ = ["FORCE_TAG", "all_dataset_assets", "commune_asset_keys", "keys", "markdown_table"]
+__all__ = ["FORCE_TAG", "FULL_REFRESH_TAG", "all_dataset_assets", "commune_asset_keys", "keys", "markdown_table"]

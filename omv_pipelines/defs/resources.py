@@ -16,6 +16,7 @@ class CatalogResource(dg.ConfigurableResource):
     """The commune catalogue folder, read afresh at each run so that edits apply without a reload."""
 
     folder: str
+    state_dir: str | None = None  # what sources remember between runs; None: every run reads everything
 
     def load(self) -> Catalog:
         return load_catalog(Path(self.folder))

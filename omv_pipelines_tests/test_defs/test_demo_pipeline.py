@@ -1,0 +1,218 @@
+"""The whole demo through Dagster: real SQLite, real xlsx, real MapServer WFS, export folder.
+
+Also what must never happen: a broken source publishing over good data, a commune blocking another.
+"""
+
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from omv_pipelines.defs.assets import FORCE_TAG, keys
+from omv_pipelines.defs.local import run_commune, run_regional
+from omv_pipelines.schemas import get_schema
+
+DEFIBRILLATORS = "resilience/defibrillateurs"
+EXPECTED_VALID = {"92094": 12, "62063": 9, "53053": 10}
+DATASET_IDS = {"92094": "namur-defibrillateurs", "62063": "liege-defibrillateurs", "53053": "mons-defibrillateurs"}
+
+
+def _catalog(pipeline):
+    from omv_pipelines.catalog.loader import load_catalog
+
+    return load_catalog(pipeline.catalog_dir)
+
+
+def _check_results(result) -> dict[str, bool]:
+    return {
+        e.event_specific_data.check_name: e.event_specific_data.passed
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    }
+
+
+def _failure_messages(result) -> str:
+    return " | ".join(e.step_failure_data.error.message for e in result.all_events if e.is_step_failure)
+
+
+def _validate_with_frictionless(csv_path: Path, descriptor: dict) -> list:
+    frictionless = pytest.importorskip("frictionless")
+    schema = frictionless.Schema.from_descriptor(descriptor)
+    report = frictionless.Resource(path=csv_path.name, basepath=str(csv_path.parent), schema=schema).validate()
+    header = csv_path.read_text(encoding="utf-8").splitlines()[0]
+    assert header == ",".join(f'"{f["name"]}"' for f in descriptor["fields"])  # frictionless matches by position
+    return report.flatten(["rowNumber", "fieldName", "message"])
+
+
+def _run_demo(factory):
+    pipeline = factory()
+    catalog = _catalog(pipeline)
+    results = {code: run_commune(pipeline.defs, pipeline.instance, catalog.get(code).config) for code in EXPECTED_VALID}
+    regional = run_regional(pipeline.defs, pipeline.instance, [DEFIBRILLATORS])
+    return pipeline, results, regional
+
+
+@pytest.fixture(scope="module")
+def shared_demo_run(demo_wfs, module_pipeline_factory):
+    """The three demo communes and the regional rebuild, run once for the tests that only read."""
+    return _run_demo(module_pipeline_factory)
+
+
+@pytest.fixture
+def demo_run(demo_wfs, pipeline_factory):
+    """A private run, for tests that edit the catalogue or the sources."""
+    return _run_demo(pipeline_factory)
+
+
+@pytest.mark.integration
+def test_demo_materialises_every_commune_with_checks_passing(shared_demo_run):
+    pipeline, results, regional = shared_demo_run
+    for code, result in results.items():
+        assert result.success, _failure_messages(result)
+        checks = _check_results(result)
+        assert checks and all(checks.values()), (code, checks)
+        assert set(checks) == {"schema_conformance", "ins_code_is_partition", "unique_ids", "coordinates_in_wallonia", "no_unexplained_row_drop"}
+    assert regional.success, _failure_messages(regional)
+    assert sorted(pipeline.instance.get_dynamic_partitions("communes")) == ["53053", "62063", "92094"]
+    table_key = keys(DEFIBRILLATORS)["table"]
+    assert pipeline.instance.get_materialized_partitions(table_key) == set(EXPECTED_VALID)
+
+
+@pytest.mark.integration
+def test_exports_validate_against_the_schema_and_the_standard(shared_demo_run):
+    pipeline, _, _ = shared_demo_run
+    ours = get_schema(DEFIBRILLATORS).descriptor
+    reference_dir = os.environ.get("OMV_REFERENCE_DIR")
+    official = None
+    if reference_dir:
+        official = json.loads((Path(reference_dir) / "schemas/futurocite/standard-defibrillateurs.schema.json").read_text(encoding="utf-8"))
+    for code, dataset_id in DATASET_IDS.items():
+        csv_path = pipeline.export_dir / f"{dataset_id}.csv"
+        assert _validate_with_frictionless(csv_path, ours) == []
+        if official:
+            assert _validate_with_frictionless(csv_path, official) == []
+        table = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
+        assert len(table) == EXPECTED_VALID[code]
+        assert (table["ins_code"] == code).all()
+        assert table["id"].str.startswith(code + "-").all()
+        metadata = json.loads((pipeline.export_dir / f"{dataset_id}.metadata.json").read_text(encoding="utf-8"))
+        assert metadata["row_count"] == EXPECTED_VALID[code]
+        assert metadata["content_hash"].startswith("sha256:")
+        assert metadata["standard"]["name"] == "standard-defibrillateurs"
+    regional = pd.read_csv(pipeline.export_dir / "wallonie-defibrillateurs.csv", dtype=str, keep_default_na=False)
+    assert len(regional) == sum(EXPECTED_VALID.values())
+    assert regional["id"].is_unique
+    assert _validate_with_frictionless(pipeline.export_dir / "wallonie-defibrillateurs.csv", ours) == []
+
+
+@pytest.mark.integration
+def test_wfs_points_are_reprojected_to_lon_lat(shared_demo_run):
+    pipeline, _, _ = shared_demo_run
+    mons = pd.read_csv(pipeline.export_dir / "mons-defibrillateurs.csv", dtype=str)
+    grand_place = json.loads(mons.loc[mons["name"] == "DAE Grand-Place", "coordinates"].iloc[0])
+    assert grand_place["type"] == "Point"
+    lon, lat = grand_place["coordinates"]
+    assert lon == pytest.approx(3.9517, abs=1e-4) and lat == pytest.approx(50.4542, abs=1e-4)
+
+
+@pytest.mark.integration
+def test_liege_report_lists_the_deliberate_defects(shared_demo_run):
+    pipeline, _, _ = shared_demo_run
+    report = pd.read_csv(pipeline.export_dir / "liege-defibrillateurs.report.csv", dtype=str, keep_default_na=False)
+    lines = set(report[["source_row", "field", "severity", "error_type", "raw_value"]].itertuples(index=False, name=None))
+    assert lines == {
+        ("6", "coordinates", "warning", "swapped_coordinates", "50.629812 5.583376"),
+        ("13", "name", "error", "missing_value", ""),
+        ("14", "accessibility", "error", "not_in_enum", "Publique"),
+        ("14", "installation_date", "error", "invalid_date", "31/02/2021"),
+    }
+    quarantine = pipeline.instance.get_latest_materialization_event(keys(DEFIBRILLATORS)["quarantine"])
+    assert quarantine is not None
+
+
+@pytest.mark.integration
+def test_second_run_publishes_nothing_new(demo_run):
+    pipeline, _, _ = demo_run
+    catalog = _catalog(pipeline)
+    before = {p.name: p.stat().st_mtime_ns for p in pipeline.export_dir.glob("*.csv")}
+    again = run_commune(pipeline.defs, pipeline.instance, catalog.get("92094").config)
+    assert again.success
+    publication = pipeline.instance.get_latest_materialization_event(keys(DEFIBRILLATORS)["odwb"]).asset_materialization
+    assert publication.metadata["status"].value == "unchanged"
+    assert before["namur-defibrillateurs.csv"] == (pipeline.export_dir / "namur-defibrillateurs.csv").stat().st_mtime_ns
+
+
+def _rewrite(catalog_dir: Path, file_name: str, edit) -> None:
+    path = catalog_dir / file_name
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    edit(data)
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+
+
+@pytest.mark.integration
+def test_a_shrunken_source_never_replaces_the_last_good_publication(demo_run):
+    pipeline, _, _ = demo_run
+    good = (pipeline.export_dir / "namur-defibrillateurs.csv").read_bytes()
+
+    def keep_two_rows(data):
+        data["datasets"][DEFIBRILLATORS]["source"].pop("table")
+        data["datasets"][DEFIBRILLATORS]["source"]["query"] = "SELECT * FROM dae WHERE numero <= 102"
+
+    _rewrite(pipeline.catalog_dir, "92094-namur.yaml", keep_two_rows)
+    catalog = _catalog(pipeline)
+    refused = run_commune(pipeline.defs, pipeline.instance, catalog.get("92094").config)
+    assert not refused.success or _check_results(refused)["no_unexplained_row_drop"] is False
+    assert _check_results(refused)["no_unexplained_row_drop"] is False
+    assert (pipeline.export_dir / "namur-defibrillateurs.csv").read_bytes() == good
+
+    forced = run_commune(pipeline.defs, pipeline.instance, catalog.get("92094").config, tags={FORCE_TAG: "true"})
+    assert forced.success, _failure_messages(forced)
+    assert len(pd.read_csv(pipeline.export_dir / "namur-defibrillateurs.csv")) == 2
+
+
+@pytest.mark.integration
+def test_a_missing_source_file_fails_one_commune_clearly_and_keeps_its_data(demo_run):
+    pipeline, _, _ = demo_run
+    good = (pipeline.export_dir / "liege-defibrillateurs.csv").read_bytes()
+    _rewrite(pipeline.catalog_dir, "62063-liege.yaml",
+             lambda d: d["datasets"][DEFIBRILLATORS]["source"].update(path="data/liege_dea_2025.xlsx"))
+    catalog = _catalog(pipeline)
+    failed = run_commune(pipeline.defs, pipeline.instance, catalog.get("62063").config)
+    assert not failed.success
+    message = _failure_messages(failed)
+    assert "Liège (62063)" in message and DEFIBRILLATORS in message and "liege_dea_2025.xlsx" in message
+    assert (pipeline.export_dir / "liege-defibrillateurs.csv").read_bytes() == good
+    other = run_commune(pipeline.defs, pipeline.instance, catalog.get("92094").config)
+    assert other.success
+
+
+@pytest.mark.integration
+def test_an_unreachable_wfs_names_commune_dataset_and_source(demo_run, monkeypatch):
+    pipeline, _, _ = demo_run
+    monkeypatch.setenv("OMV_DEMO_WFS_URL", "http://127.0.0.1:9/wfs")  # discard port: nothing listens
+    _rewrite(pipeline.catalog_dir, "53053-mons.yaml",
+             lambda d: d["datasets"][DEFIBRILLATORS]["source"].update(timeout_s=2, retries=0))
+    failed = run_commune(pipeline.defs, pipeline.instance, _catalog(pipeline).get("53053").config)
+    assert not failed.success
+    message = _failure_messages(failed)
+    assert "Mons (53053)" in message and DEFIBRILLATORS in message and "53053/resilience/defibrillateurs#1(wfs)" in message
+
+
+@pytest.mark.integration
+def test_a_commune_without_the_dataset_is_skipped_cleanly(demo_wfs, pipeline_factory):
+    pipeline = pipeline_factory()
+    from omv_pipelines.defs.local import ensure_partitions
+
+    ensure_partitions(pipeline.instance, ["92094"])
+    job = pipeline.defs.resolve_job_def("commune_sync")
+    # Ask Namur for a dataset it does not provide: nothing fails, nothing is published.
+    result = job.execute_in_process(
+        instance=pipeline.instance, partition_key="92094", raise_on_error=False,
+        asset_selection=[keys("mobility/travaux_voiries")[k] for k in ("raw", "table", "quarantine", "odwb")],
+    )
+    assert result.success
+    assert pipeline.instance.get_materialized_partitions(keys("mobility/travaux_voiries")["odwb"]) == set()
+    assert not list(pipeline.export_dir.glob("namur-travaux-voiries*")) if pipeline.export_dir.exists() else True
