@@ -20,17 +20,26 @@ DEFAULT_DATETIME_FORMATS = ["iso", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "excel
 
 TRUE_WORDS = ["true", "vrai", "oui", "yes", "y", "o", "1", "x", "t", "ja", "1.0"]
 FALSE_WORDS = ["false", "faux", "non", "no", "n", "0", "f", "nee", "0.0"]
+# Real characters, not \u escapes nor \s: pandas then runs these patterns in pyarrow (RE2), not per value.
+_COMBINING = "[\u0300-\u036f]"
+_SPACES = "[ \t\u00a0\u202f]"
 
 
 def fold(text: pd.Series) -> pd.Series:
-    """Lower-case, accent-free, trimmed text: the key used to match vocabularies and column names."""
-    decomposed = text.astype("string").str.strip().str.lower().str.normalize("NFKD")
-    return decomposed.str.replace(r"[\u0300-\u036f]", "", regex=True)
+    """Lower-case, accent-free, trimmed text: the key used to match vocabularies and column names.
+
+    Computed once per distinct value (vocabulary columns hold a handful among millions of rows).
+    """
+    codes, uniques = pd.factorize(text.astype("string"))
+    folded = pd.Series(uniques, dtype="string").str.strip().str.lower().str.normalize("NFKD")
+    folded = folded.str.replace(_COMBINING, "", regex=True).to_numpy(dtype=object, na_value=None)
+    keys = np.append(folded, None)  # code -1 (missing) → None
+    return pd.Series(keys[codes], index=text.index, dtype="string")
 
 
 def fold_one(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", str(text).strip().lower())
-    return re.sub(r"[\u0300-\u036f]", "", decomposed)
+    return re.sub(_COMBINING, "", decomposed)
 
 
 def as_text(values: pd.Series) -> pd.Series:
@@ -63,12 +72,18 @@ def cast_enum(values: pd.Series, allowed: list[str]) -> tuple[pd.Series, pd.Seri
 def _to_number(values: pd.Series) -> pd.Series:
     if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
         return values.astype("Float64")
-    text = as_text(values).str.replace(r"[\s\u00a0\u202f]", "", regex=True)
-    # "1.234,5" → "1234.5"; "12,5" → "12.5" (Belgian decimal comma)
+    text = as_text(values)
+    number = pd.to_numeric(text, errors="coerce").astype("Float64")
+    todo = number.isna() & text.notna()
+    if not todo.any():
+        return number
+    # Only the values plain parsing missed: spaces as thousands separators, "1.234,5" → "1234.5",
+    # "12,5" → "12.5" (Belgian decimal comma).
+    text = text[todo].str.replace(_SPACES, "", regex=True)
     both = text.str.contains(".", regex=False) & text.str.contains(",", regex=False)
     text = text.mask(both, text.str.replace(".", "", regex=False))
     text = text.str.replace(",", ".", regex=False)
-    return pd.to_numeric(text, errors="coerce").astype("Float64")
+    return number.mask(todo, pd.to_numeric(text, errors="coerce").astype("Float64").reindex(number.index))
 
 
 def cast_number(values: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -109,6 +124,14 @@ def _parse_dates(values: pd.Series, formats: list[str]) -> pd.Series:
         if getattr(values.dt, "tz", None) is not None:
             parsed = values.dt.tz_convert(TIMEZONE).dt.tz_localize(None)
         return parsed.astype("datetime64[us]")
+    # Parsed once per distinct value: a million rows hold a few thousand dates.
+    codes, uniques = pd.factorize(values)
+    distinct = _parse_distinct(pd.Series(uniques, dtype=values.dtype if values.dtype == "string" else object), formats)
+    lookup = np.append(distinct.to_numpy(dtype="datetime64[us]"), np.datetime64("NaT", "us"))  # code -1 → NaT
+    return pd.Series(lookup[codes], index=values.index, dtype="datetime64[us]")
+
+
+def _parse_distinct(values: pd.Series, formats: list[str]) -> pd.Series:
     result = pd.Series(pd.NaT, index=values.index, dtype="datetime64[us]")
     numbers = pd.to_numeric(values, errors="coerce") if values.dtype != "string" else None
     text = as_text(values)

@@ -71,7 +71,12 @@ def to_wgs84(x: pd.Series, y: pd.Series, crs: str) -> tuple[pd.Series, pd.Series
 
 
 def _coordinate_text(values: pd.Series) -> pd.Series:
-    return values.astype("float64").round(8).astype("string")
+    """Shortest text of each coordinate rounded to 8 decimals (about 1 mm), formatted by pyarrow."""
+    import pyarrow as pa
+
+    rounded = values.astype("float64").round(8).to_numpy()
+    text = pa.array(rounded, from_pandas=True).cast(pa.string())
+    return pd.Series(text, index=values.index, dtype="string")
 
 
 def point_geojson(lon: pd.Series, lat: pd.Series) -> pd.Series:
