@@ -92,6 +92,9 @@ class CommuneConfig(BaseModel):
     active: bool = Field(True, description="False stops scheduled runs without deleting history.")
     contact: Contact | None = None
     schedule: str | None = Field(None, description="Cron (Europe/Brussels) of this commune's sync, overriding the nightly default.")
+    freshness_hours: float = Field(
+        36, gt=0, description="Hours after its last publication when a dataset of this commune counts as late.",
+    )
     odwb: OdwbNaming = Field(default_factory=OdwbNaming)
     datasets: dict[str, DatasetConfig] = Field(..., description="Datasets provided, keyed 'theme/dataset'.")
 

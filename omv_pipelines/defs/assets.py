@@ -11,6 +11,7 @@ skipped for its partition: nothing fails and nothing is published.
 """
 
 
+from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -21,11 +22,16 @@ from omv_pipelines.defs import checks
 from omv_pipelines.defs.metadata import markdown_table, table_metadata
 from omv_pipelines.defs.partitions import communes_partitions
 from omv_pipelines.defs.resources import CatalogResource, PublisherResource
-from omv_pipelines.publish.safety import refusal_reason
+from omv_pipelines.publish.safety import can_force, refusal_reason
 from omv_pipelines.schemas import DATASETS, get_schema
 
 FORCE_TAG = "omv/force_publish"  # a run tagged omv/force_publish=true may publish a shrunken table
 FULL_REFRESH_TAG = "omv/full_refresh"  # a run tagged omv/full_refresh=true re-reads incremental sources whole
+# Shown in the UI on every published dataset. Dagster judges it on the asset's last materialisation of any
+# partition; each commune's own `freshness_hours` is checked per partition by defs/freshness.py.
+FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=36))
+# ODWB busy or unreachable: try again later, while the last good publication stays online.
+PUBLISH_RETRY = dg.RetryPolicy(max_retries=2, delay=60, backoff=dg.Backoff.EXPONENTIAL)
 
 
 def keys(dataset_key: str) -> dict[str, dg.AssetKey]:
@@ -154,6 +160,8 @@ def build_dataset_assets(dataset_key: str) -> list[dg.AssetsDefinition]:
         tags=owner_tags,
         description=f"{title}: the commune's published dataset on ODWB (or in the export folder without an API key).",
         pool="odwb",
+        freshness_policy=FRESHNESS,
+        retry_policy=PUBLISH_RETRY,
     )
     def publication(
         context: dg.AssetExecutionContext,
@@ -166,7 +174,7 @@ def build_dataset_assets(dataset_key: str) -> list[dg.AssetsDefinition]:
         config = entry.config
         previous = checks.last_published_row_count(context.instance, k["odwb"], context.partition_key)
         reason = refusal_reason(len(table), previous, config.datasets[dataset_key].max_row_drop)
-        if reason and not _forced(context):
+        if reason and not (_forced(context) and can_force(len(table))):
             raise dg.Failure(
                 description=f"{config.commune.name} ({config.ins_code}) — {dataset_key}: not published, {reason}. "
                 f"The last good publication stays online. Fix the source, or re-run with tag {FORCE_TAG}=true.",
@@ -188,6 +196,8 @@ def build_dataset_assets(dataset_key: str) -> list[dg.AssetsDefinition]:
         f"{flow.regional_dataset_id(dataset_key)}.",
         check_specs=checks.regional_check_specs(k["regional"]),
         pool="odwb",
+        freshness_policy=FRESHNESS,
+        retry_policy=PUBLISH_RETRY,
     )
     def regional(context: dg.AssetExecutionContext, publisher: PublisherResource, tables: dict[str, pd.DataFrame]):
         table = flow.consolidate(tables, schema)

@@ -1,7 +1,9 @@
 """Nightly syncs (Europe/Brussels): one schedule per distinct cron in the catalogue.
 
 Which communes a schedule serves is decided at each tick from the catalogue on disk, so that editing a
-commune's file needs no redeploy unless it introduces a new cron.
+commune's file needs no redeploy unless it introduces a new cron. A deactivated or removed commune is
+simply not requested; its partition and history stay. The regional rebuild has no schedule: the sensor
+`regional_after_communes` (sensors.py) starts it once the night's commune runs are done.
 """
 
 
@@ -10,11 +12,10 @@ import re
 import dagster as dg
 
 from omv_pipelines.catalog.loader import Catalog
-from omv_pipelines.defs.jobs import commune_run_request, commune_sync_job, regional_job
+from omv_pipelines.defs.jobs import commune_run_request, commune_sync_job
 from omv_pipelines.defs.resources import CatalogResource
 
 DEFAULT_CRON = "0 2 * * *"  # 02:00 every night
-REGIONAL_CRON = "0 6 * * *"  # after the communes' runs of the night
 TIMEZONE = "Europe/Brussels"
 
 
@@ -51,13 +52,6 @@ def build_commune_schedule(cron: str) -> dg.ScheduleDefinition:
 
 
 def build_schedules(catalog: Catalog) -> list[dg.ScheduleDefinition]:
+    """One schedule per distinct cron: the default one always, and each override found in the catalogue."""
     crons = {DEFAULT_CRON} | {e.config.schedule for e in catalog.entries.values() if e.config.schedule}
-    regional = dg.ScheduleDefinition(
-        name="nightly_regional_rebuild",
-        cron_schedule=REGIONAL_CRON,
-        execution_timezone=TIMEZONE,
-        job=regional_job,
-        default_status=dg.DefaultScheduleStatus.RUNNING,
-        description="Rebuilds the regional datasets once the communes' nightly runs are done.",
-    )
-    return [build_commune_schedule(cron) for cron in sorted(crons)] + [regional]
+    return [build_commune_schedule(cron) for cron in sorted(crons)]

@@ -1,15 +1,26 @@
-"""Keeps the `communes` partitions in step with the catalogue and backfills a commune that joins.
+"""Sensors: the catalogue keeps the `communes` partitions in step, and the regional rebuild follows the night.
 
 A commune removed from the catalogue (or deactivated) keeps its partition and history; it simply
 gets no more runs.
 """
 
+from datetime import datetime, timezone
 
 import dagster as dg
 
-from omv_pipelines.defs.jobs import commune_run_request, commune_sync_job
+from omv_pipelines.defs.assets import keys
+from omv_pipelines.defs.jobs import commune_run_request, commune_sync_job, regional_job
 from omv_pipelines.defs.partitions import communes_partitions
 from omv_pipelines.defs.resources import CatalogResource
+from omv_pipelines.schemas import DATASETS
+
+UNFINISHED = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]
 
 
 @dg.sensor(
@@ -32,4 +43,61 @@ def commune_catalog_sensor(context: dg.SensorEvaluationContext, catalog: Catalog
     return dg.SensorResult(
         dynamic_partitions_requests=[communes_partitions.build_add_request([c.ins_code for c in new])],
         run_requests=[commune_run_request(c, reason="new commune", run_key=f"backfill-{c.ins_code}") for c in new],
+    )
+
+
+PARTITION_TAG = "dagster/partition"
+
+
+def _is_commune_run(run: dg.DagsterRun) -> bool:
+    """Scheduled, sensor and UI-backfill runs alike: only commune assets are partitioned."""
+    return PARTITION_TAG in run.tags
+
+
+def _regional_keys(run: dg.DagsterRun) -> set[dg.AssetKey]:
+    """The regional tables fed by what a commune run materialised (all of them for a whole-job run)."""
+    if run.asset_selection is None:
+        return {keys(dataset_key)["regional"] for dataset_key in DATASETS}
+    return {dg.AssetKey(["regional", *key.path]) for key in run.asset_selection if len(key.path) == 2}
+
+
+@dg.sensor(
+    name="regional_after_communes",
+    job=regional_job,
+    minimum_interval_seconds=300,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Rebuilds the regional datasets once no commune run is queued or running and at least one "
+    "succeeded since the last regional rebuild.",
+)
+def regional_rebuild_sensor(context: dg.SensorEvaluationContext):
+    """Why a sensor and not declarative automation: an eager AutomationCondition on `regional/*` fires as
+    soon as any commune partition updates, so a night of 262 communes would rebuild (and republish) each
+    regional dataset many times; a cron would rebuild before slow communes finish. Waiting for the queue of
+    commune runs to drain, then rebuilding only the datasets those runs touched, gives one rebuild per
+    night per dataset whatever the communes' crons, and the sensor's state is the run history itself
+    (no cursor to lose): the baseline is the start of the last regional run, whatever its outcome, so a
+    failing rebuild is not retried in a loop.
+    """
+    instance = context.instance
+    busy = [run for run in instance.get_runs(dg.RunsFilter(statuses=UNFINISHED)) if _is_commune_run(run)]
+    if busy:
+        return dg.SkipReason(f"{len(busy)} commune run(s) queued or in progress: waiting for the night to finish")
+    last_regional = instance.get_run_records(dg.RunsFilter(job_name=regional_job.name), limit=1)
+    since = last_regional[0].create_timestamp if last_regional else datetime.fromtimestamp(0, tz=timezone.utc)
+    done = [
+        record
+        for record in instance.get_run_records(dg.RunsFilter(statuses=[dg.DagsterRunStatus.SUCCESS], updated_after=since))
+        if _is_commune_run(record.dagster_run)
+    ]
+    if not done:
+        return dg.SkipReason(f"no commune run succeeded since the last regional rebuild ({since:%Y-%m-%d %H:%M} UTC)")
+    selection = set().union(*(_regional_keys(record.dagster_run) for record in done))
+    if not selection:
+        return dg.SkipReason("the succeeded commune runs materialised no commune table")
+    newest = max(done, key=lambda record: record.update_timestamp)
+    communes = sorted({record.dagster_run.tags[PARTITION_TAG] for record in done})
+    return dg.RunRequest(
+        run_key=f"regional-after-{newest.dagster_run.run_id}",
+        asset_selection=sorted(selection, key=lambda key: key.to_user_string()),
+        tags={"omv/reason": f"after {len(done)} commune run(s)", "omv/communes": ",".join(communes)[:200]},
     )

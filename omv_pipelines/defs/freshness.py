@@ -1,0 +1,84 @@
+"""Per-commune freshness: which communes' publications are older than their `freshness_hours`.
+
+Dagster's freshness policy (assets.py) is judged on an asset's last materialisation of *any* partition,
+so one fresh commune would hide 261 late ones. This check looks at each commune's partition against its
+own limit. It is declared on every `odwb/*` asset (so the UI lists it, and it can be run from there) and
+evaluated hourly by `commune_freshness_sensor` without launching a run.
+"""
+
+
+import time
+
+import dagster as dg
+
+from omv_pipelines.catalog.loader import Catalog
+from omv_pipelines.defs.assets import keys
+from omv_pipelines.defs.resources import CatalogResource
+from omv_pipelines.schemas import DATASETS
+
+CHECK_NAME = "commune_freshness"
+
+
+def late_communes(instance: dg.DagsterInstance, catalog: Catalog, dataset_key: str, now: float) -> dict[str, str]:
+    """INS code → why it is late, among the active communes that provide the dataset."""
+    key = keys(dataset_key)["odwb"]
+    expected = {code: e.config for code, e in catalog.active.items() if dataset_key in e.config.datasets}
+    if not expected:
+        return {}
+    latest = instance.get_latest_storage_id_by_partition(key, dg.DagsterEventType.ASSET_MATERIALIZATION, set(expected))
+    published: dict[str, float] = {}
+    if latest:
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=key, storage_ids=list(latest.values())), limit=len(latest)
+        ).records
+        published = {r.partition_key: r.timestamp for r in records if r.partition_key}
+    late = {}
+    for code, config in sorted(expected.items()):
+        name = f"{config.commune.name} ({code})"
+        if code not in published:
+            late[code] = f"{name}: never published"
+        elif (age_h := (now - published[code]) / 3600) > config.freshness_hours:
+            late[code] = f"{name}: last published {age_h:.0f} h ago (limit {config.freshness_hours:g} h)"
+    return late
+
+
+def evaluation(instance: dg.DagsterInstance, catalog: Catalog, dataset_key: str, now: float) -> dg.AssetCheckEvaluation:
+    late = late_communes(instance, catalog, dataset_key, now)
+    return dg.AssetCheckEvaluation(
+        asset_key=keys(dataset_key)["odwb"],
+        check_name=CHECK_NAME,
+        passed=not late,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"late_communes": len(late), "late": dg.MetadataValue.json(sorted(late.values()))},
+    )
+
+
+SPECS = [
+    dg.AssetCheckSpec(
+        CHECK_NAME, asset=keys(dataset_key)["odwb"],
+        description="Every active commune providing this dataset published it within its freshness_hours (default 36).",
+    )
+    for dataset_key in DATASETS
+]
+
+
+@dg.multi_asset_check(specs=SPECS, name="commune_freshness_checks")
+def commune_freshness_checks(context: dg.AssetCheckExecutionContext, catalog: CatalogResource):
+    loaded, now = catalog.load(), time.time()
+    for dataset_key in DATASETS:
+        result = evaluation(context.instance, loaded, dataset_key, now)
+        yield dg.AssetCheckResult(
+            asset_key=result.asset_key, check_name=CHECK_NAME, passed=result.passed,
+            severity=result.severity, metadata=result.metadata,
+        )
+
+
+@dg.sensor(
+    name="commune_freshness_sensor",
+    minimum_interval_seconds=3600,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Hourly: records the commune_freshness check of every published dataset (no run needed).",
+)
+def commune_freshness_sensor(context: dg.SensorEvaluationContext, catalog: CatalogResource):
+    loaded, now = catalog.load(), time.time()
+    return dg.SensorResult(asset_events=[evaluation(context.instance, loaded, dataset_key, now) for dataset_key in DATASETS])
