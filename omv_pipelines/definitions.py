@@ -13,7 +13,7 @@ from omv_pipelines import settings
 from omv_pipelines.catalog.loader import load_catalog
 from omv_pipelines.defs.alerts import alert_on_run_failure, alert_resource_from_env
 from omv_pipelines.defs.assets import all_dataset_assets
-from omv_pipelines.defs.freshness import commune_freshness_checks, commune_freshness_sensor
+from omv_pipelines.defs.freshness import commune_freshness_sensor, freshness_checks
 from omv_pipelines.defs.io_manager import ParquetIOManager
 from omv_pipelines.defs.jobs import commune_sync_job, regional_job
 from omv_pipelines.defs.resources import CatalogResource, PublisherResource
@@ -29,7 +29,7 @@ def build_definitions() -> dg.Definitions:
     alerts = alert_resource_from_env()  # the failure sensor exists only when a channel is configured
     return dg.Definitions(
         assets=all_dataset_assets(),
-        asset_checks=[commune_freshness_checks],
+        asset_checks=freshness_checks(),
         jobs=[commune_sync_job, regional_job],
         schedules=build_schedules(catalog),
         sensors=[commune_catalog_sensor, regional_rebuild_sensor, commune_freshness_sensor]
