@@ -1,0 +1,57 @@
+"""Published datasets declare a freshness policy; each commune's own limit is checked per partition."""
+
+import time
+from datetime import timedelta
+
+import dagster as dg
+import pytest
+
+from omv_pipelines.catalog.loader import load_catalog
+from omv_pipelines.defs.assets import keys
+from omv_pipelines.defs.freshness import CHECK_NAME, commune_freshness_sensor, late_communes
+from omv_pipelines.defs.local import run_commune
+from omv_pipelines.defs.resources import CatalogResource
+from omv_pipelines.schemas import DATASETS
+from omv_pipelines_tests.test_ops.helpers import add_commune, demo_catalog, edit_commune
+
+DEFIBRILLATORS = "resilience/defibrillateurs"
+
+
+def test_every_published_dataset_is_late_after_36_hours_by_default():
+    from omv_pipelines.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    for dataset_key in DATASETS:
+        for kind in ("odwb", "regional"):
+            policy = graph.get(keys(dataset_key)[kind]).freshness_policy
+            assert isinstance(policy, dg.FreshnessPolicy)
+            assert policy.fail_window.to_timedelta() == timedelta(hours=36)
+        checks = {c.name for c in graph.asset_check_keys if c.asset_key == keys(dataset_key)["odwb"]}
+        assert CHECK_NAME in checks
+    # A commune's run does not judge the other communes: the check is left out of its job.
+    in_job = defs.resolve_job_def("commune_sync").asset_layer.asset_graph.asset_check_keys
+    assert {c.name for c in in_job} >= {"schema_conformance", "no_unexplained_row_drop"} and CHECK_NAME not in {c.name for c in in_job}
+
+
+@pytest.mark.integration
+def test_late_communes_are_flagged_by_their_own_limit(pipeline_factory):
+    pipeline = pipeline_factory(catalog_dir=demo_catalog(pipeline_factory.base / "catalog", ["92094"]))
+    catalog_dir = pipeline.catalog_dir
+    assert run_commune(pipeline.defs, pipeline.instance, load_catalog(catalog_dir).get("92094").config).success
+    add_commune(catalog_dir, "62063")  # joined, not yet harvested
+    now = time.time()
+
+    assert late_communes(pipeline.instance, load_catalog(catalog_dir), DEFIBRILLATORS, now) == {"62063": "Liège (62063): never published"}
+    later = late_communes(pipeline.instance, load_catalog(catalog_dir), DEFIBRILLATORS, now + 37 * 3600)
+    assert later["92094"] == "Namur (92094): last published 37 h ago (limit 36 h)"
+
+    edit_commune(catalog_dir, "92094", freshness_hours=48)
+    edit_commune(catalog_dir, "62063", active=False)
+    assert late_communes(pipeline.instance, load_catalog(catalog_dir), DEFIBRILLATORS, now + 37 * 3600) == {}
+    assert late_communes(pipeline.instance, load_catalog(catalog_dir), "mobility/travaux_voiries", now) == {}  # nobody provides it
+
+    context = dg.build_sensor_context(instance=pipeline.instance, resources={"catalog": CatalogResource(folder=str(catalog_dir))})
+    result = commune_freshness_sensor(context)
+    evaluations = {e.asset_key: e for e in result.asset_events}
+    assert set(evaluations) == {keys(d)["odwb"] for d in DATASETS}
+    assert all(e.passed and e.check_name == CHECK_NAME for e in evaluations.values())
