@@ -159,18 +159,15 @@ def harvest_sql(
             hint = "install the SQLAlchemy dialect and driver for this database"
         raise fail(f"no database driver for {url.drivername!r} ({err})", hint) from None
 
-    chunks: list[pa.Table] = []
+    from omv_pipelines.sources.pg_copy import CopyConversionError
+
+    copy_fallback = None
     try:
-        with engine.connect() as conn:
-            _begin_read_only(conn, config.timeout_s)
-            stmt = _statement(config, conn, incremental=since is not None)
-            streaming = conn.execution_options(stream_results=True, yield_per=config.chunk_size)
-            # Result.yield_per again: the execution option alone is not applied to text() statements.
-            result = streaming.execute(stmt, params).yield_per(config.chunk_size)
-            columns = list(result.keys())
-            for rows in result.partitions():
-                chunks.append(_to_arrow(rows, columns))
-            conn.rollback()
+        try:
+            chunks, columns, count, method = _read(engine, config, params, since is not None, use_copy=True)
+        except CopyConversionError as err:  # a value Arrow cannot type (e.g. numeric NaN): read row by row
+            copy_fallback = _first_lines(str(err), 1)
+            chunks, columns, count, method = _read(engine, config, params, since is not None, use_copy=False)
     except sa.exc.DBAPIError as err:
         message = _first_lines(str(err.orig))
         hint = None
@@ -187,12 +184,74 @@ def harvest_sql(
     frame = _to_frame(chunks, columns, config, fail)
     add_provenance(frame, source_id, pd.Timestamp.now(tz="UTC"), pd.RangeIndex(1, len(frame) + 1))
     stats = {
-        "chunks": len(chunks),
+        "chunks": count,
         "rows": len(frame),
         "duration_s": round(time.perf_counter() - started, 3),
         "dialect": engine.dialect.name,
+        "method": method,
     }
+    if copy_fallback:
+        stats["copy_fallback"] = copy_fallback
     return Harvest(frame=frame, source_id=source_id, location=location, stats=stats)
+
+
+def _read(
+    engine, config: SqlSource, params: dict[str, Any], incremental: bool, *, use_copy: bool
+) -> tuple[list[pa.Table], list[str], int, str]:
+    """Chunks of the result, its column names, the number of chunks read, and how it was read: by COPY
+    (PostgreSQL through psycopg 3, when every column type allows) or row by row from a server-side cursor."""
+    from omv_pipelines.sources.pg_copy import CopyConversionError
+
+    with engine.connect() as conn:
+        _begin_read_only(conn, config.timeout_s)
+        stmt = _statement(config, conn, incremental=incremental)
+        if use_copy and conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
+            try:
+                copied = _read_by_copy(conn, stmt, params, skip=config.geometry_column)
+            except CopyConversionError:
+                conn.invalidate()  # the COPY was cut short: this connection is of no further use
+                raise
+            if copied is not None:
+                conn.rollback()
+                table, columns, blocks = copied
+                return [table], columns, blocks, "copy"
+        streaming = conn.execution_options(stream_results=True, yield_per=config.chunk_size)
+        # Result.yield_per again: the execution option alone is not applied to text() statements.
+        result = streaming.execute(stmt, params).yield_per(config.chunk_size)
+        columns = list(result.keys())
+        chunks = [_to_arrow(rows, columns) for rows in result.partitions()]
+        conn.rollback()
+        return chunks, columns, len(chunks), "rows"
+
+
+def _read_by_copy(
+    conn: Connection, stmt, params: dict[str, Any], skip: str | None
+) -> tuple[pa.Table, list[str], int] | None:
+    """The result read through COPY, or None when a column type (or a repeated name) needs the row read.
+    The `skip` column (the raw geometry, replaced by its GeoJSON) is not transferred at all."""
+    import sqlalchemy as sa
+
+    from omv_pipelines.sources import pg_copy
+
+    compiled = stmt.compile(dialect=conn.dialect)
+    sql, bound = str(compiled), compiled.construct_params(params)
+    dbapi_error = conn.dialect.loaded_dbapi.Error
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(f"SELECT * FROM ({sql}) AS omv_t LIMIT 0", bound)  # the result's columns and types
+        description = [column for column in cursor.description if column.name != skip]
+        names = [column.name for column in description]
+        if len(set(names)) < len(names) or pg_copy.column_types(description) is None:
+            return None
+        if skip is not None:
+            ident = conn.dialect.identifier_preparer.quote
+            sql = f"SELECT {', '.join(map(ident, names))} FROM ({sql}) AS omv_c"
+        table, blocks = pg_copy.read(cursor, sql, bound, description)
+        return table, names, blocks
+    except dbapi_error as err:
+        raise sa.exc.DBAPIError.instance(sql, bound, err, dbapi_error) from err
+    finally:
+        cursor.close()
 
 
 def _resolve_url(config: SqlSource, source_id: str, base_dir: Path | None, env: Mapping[str, str]) -> URL:
@@ -359,7 +418,7 @@ def _to_frame(chunks: list[pa.Table], columns: list[str], config: SqlSource, fai
     else:
         frame = pd.DataFrame({name: pd.Series(dtype=object) for name in columns})
     if config.geometry_column is not None:
-        frame = frame.drop(columns=[config.geometry_column])
+        frame = frame.drop(columns=[config.geometry_column], errors="ignore")  # COPY reads skip it
         if GEOMETRY in frame.columns:
             raise fail(
                 f"the result already has a column named {GEOMETRY!r} besides the geometry column",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import socket
 import sqlite3
 import subprocess
@@ -11,6 +12,7 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
+import pandas as pd
 import pydantic
 import pytest
 
@@ -271,8 +273,60 @@ def test_postgres_query_in_chunks_with_params_and_geometry(pg):
     harvest = harvest_sql(config, source_id="s", env={"DB": url})
     assert harvest.frame["id"].tolist() == list(range(11, 251))
     assert harvest.frame[SOURCE_ROW].tolist() == list(range(1, 241))
-    assert harvest.stats["chunks"] == 4
+    assert harvest.stats["method"] == "copy"  # streamed by COPY: chunk_size is for row-by-row reads
     assert json.loads(harvest.frame[GEOMETRY].iloc[-1])["coordinates"][0] == pytest.approx(4.87, abs=0.05)
+
+
+def test_postgres_row_read_in_chunks_when_a_type_needs_it(pg):
+    url, schema = pg
+    # An array column is left to the row-by-row read, which fetches chunk_size rows at a time.
+    config = SqlSource(
+        url_env="DB", query=f"SELECT id, ARRAY[id, id + 1] AS pair FROM {schema}.velos ORDER BY id", chunk_size=60
+    )
+    harvest = harvest_sql(config, source_id="s", env={"DB": url})
+    assert harvest.stats["method"] == "rows" and harvest.stats["chunks"] == 5
+    assert harvest.frame["pair"].iloc[0] == [1, 2] and len(harvest.frame) == 250
+
+
+def test_postgres_copy_keeps_every_type_and_value(pg):
+    url, schema = pg
+    query = f"""SELECT * FROM (VALUES
+        (1, true, 7::smallint, 9000000000::bigint, 1.5::real, 'NaN'::float8, 12.34::numeric(6,2),
+         123.456::numeric, '', 'NULL', e'deux\nlignes, "guillemets"; point-virgule', date '2024-02-29',
+         timestamp '2024-05-01 12:00:00.25', timestamptz '2024-05-01 12:00:00+02',
+         'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid, '{{"k": [1, 2]}}'::jsonb,
+         ST_SetSRID(ST_MakePoint(185000, 128000), 31370)),
+        (2, NULL, NULL, NULL, NULL, '-Infinity', NULL, -0.5, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)
+    ) AS t(id, b, i2, i8, f4, f8, n, nfree, empty, word, odd, d, ts, tstz, u, j, g)"""
+    harvest = harvest_sql(SqlSource(url_env="DB", query=query), source_id="s", env={"DB": url})
+    assert harvest.stats["method"] == "copy"
+    first, second = harvest.frame.iloc[0], harvest.frame.iloc[1]
+    assert first["b"] is True and first["i2"] == 7 and first["i8"] == 9_000_000_000 and first["f4"] == 1.5
+    assert math.isnan(first["f8"]) and second["f8"] == float("-inf")
+    assert first["n"] == Decimal("12.34") and [first["nfree"], second["nfree"]] == [Decimal("123.456"), Decimal("-0.5")]
+    assert first["empty"] == "" and pd.isna(second["empty"]) and first["word"] == "NULL"
+    assert first["odd"] == 'deux\nlignes, "guillemets"; point-virgule'
+    assert first["d"] == dt.date(2024, 2, 29) and first["ts"] == dt.datetime(2024, 5, 1, 12, 0, 0, 250000)
+    assert first["tstz"] == dt.datetime(2024, 5, 1, 10, tzinfo=dt.UTC)
+    assert first["u"] == "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11" and json.loads(first["j"]) == {"k": [1, 2]}
+    assert first["g"].startswith("0101000020") and pd.isna(second["g"])  # EWKB hex, as the row read gives
+    assert all(pd.isna(second[c]) for c in ("b", "i2", "i8", "f4", "n", "d", "ts", "tstz", "u", "j"))
+
+
+def test_postgres_value_copy_cannot_type_falls_back_to_rows(pg):
+    url, _ = pg
+    query = "SELECT * FROM (VALUES (1, 1.5::numeric(4,2)), (2, 'NaN'::numeric(4,2))) AS t(id, n)"
+    harvest = harvest_sql(SqlSource(url_env="DB", query=query), source_id="s", env={"DB": url})
+    assert harvest.stats["method"] == "rows" and "NaN" in harvest.stats["copy_fallback"]
+    assert harvest.frame["n"].tolist() == ["1.50", "NaN"]
+
+
+def test_postgres_empty_result_by_copy_keeps_typed_columns(pg):
+    url, schema = pg
+    config = SqlSource(url_env="DB", query=f"SELECT id, nom FROM {schema}.velos WHERE id < 0")
+    harvest = harvest_sql(config, source_id="s", env={"DB": url})
+    assert harvest.stats["method"] == "copy" and len(harvest.frame) == 0
+    assert list(harvest.frame.columns)[:2] == ["id", "nom"]
 
 
 def test_postgres_transaction_is_read_only(pg):
