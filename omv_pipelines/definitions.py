@@ -37,7 +37,7 @@ def build_definitions() -> dg.Definitions:
         resources={
             **({"alerts": alerts} if alerts else {}),
             "io_manager": ParquetIOManager(base_path=str(config.tables_dir)),
-            "catalog": CatalogResource(folder=str(config.catalog_dir)),
+            "catalog": CatalogResource(folder=str(config.catalog_dir), state_dir=str(config.state_dir)),
             "publisher": PublisherResource(
                 export_dir=str(config.export_dir),
                 odwb_url=config.odwb_url,

@@ -43,15 +43,23 @@ def source_id(ins_code: str, dataset_key: str, index: int, kind: str) -> str:
     return f"{ins_code}/{dataset_key}#{index + 1}({kind})"
 
 
-def harvest_dataset(entry: CatalogEntry, dataset_key: str) -> Harvested:
-    """Read every source of the dataset and stack them (sources share the mapping)."""
+def harvest_dataset(
+    entry: CatalogEntry, dataset_key: str, *, state_dir: Path | None = None, full_refresh: bool = False
+) -> Harvested:
+    """Read every source of the dataset and stack them (sources share the mapping).
+
+    `state_dir` is where sources remember what they read last time (incremental SQL, unchanged
+    spreadsheet URLs); `full_refresh` makes incremental sources read everything again.
+    """
     config = entry.config
     started = time.perf_counter()
     harvests = []
     for index, source in enumerate(config.datasets[dataset_key].sources):
         sid = source_id(config.ins_code, dataset_key, index, source.kind)
         try:
-            harvests.append(harvest(source, source_id=sid, base_dir=entry.base_dir))
+            harvests.append(
+                harvest(source, source_id=sid, base_dir=entry.base_dir, state_dir=state_dir, full_refresh=full_refresh)
+            )
         except SourceError as exc:
             raise FlowError(config.ins_code, config.commune.name, dataset_key, str(exc)) from exc
     frame = pd.concat([h.frame for h in harvests], ignore_index=True) if len(harvests) > 1 else harvests[0].frame

@@ -32,6 +32,11 @@ class Settings:
     def export_dir(self) -> Path:
         return self.data_dir / "export"
 
+    @property
+    def state_dir(self) -> Path:
+        """What sources remember between runs (incremental SQL tables, downloaded spreadsheets)."""
+        return self.data_dir / "state"
+
 
 def from_environment(env: dict[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
