@@ -15,7 +15,7 @@ import pandas as pd
 from omv_pipelines.catalog.communes import Commune
 from omv_pipelines.normalise import NormaliseResult
 from omv_pipelines.normalise.geometry import in_wallonia
-from omv_pipelines.publish.safety import refusal_reason
+from omv_pipelines.publish.safety import can_force, refusal_reason
 from omv_pipelines.schemas import DatasetSchema
 
 SCHEMA = "schema_conformance"
@@ -110,6 +110,7 @@ def table_checks(
     else:
         yield dg.AssetCheckResult(check_name=IN_WALLONIA, asset_key=key, passed=True, metadata={"note": "no geometry"})
     reason = refusal_reason(len(table), previous_row_count, max_row_drop)
+    forced = forced and can_force(len(table))
     yield dg.AssetCheckResult(
         check_name=ROW_DROP, asset_key=key, passed=reason is None or forced,
         severity=dg.AssetCheckSeverity.ERROR,

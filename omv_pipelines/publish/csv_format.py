@@ -25,7 +25,10 @@ def _format_column(values: pd.Series, kind: str) -> pd.Series:
     elif kind in ("integer", "year"):
         text = values.astype("Int64").astype("string")
     elif kind == "number":
-        text = values.astype("Float64").astype("string")
+        # 125.0 is written "125", as a person filling in the template would; 12.5 stays "12.5".
+        numbers = values.astype("Float64")
+        whole = numbers.notna() & (numbers == numbers.round()) & (numbers.abs() < 2**53)
+        text = numbers.astype("string").mask(whole, numbers.where(whole).round().astype("Int64").astype("string"))
     else:
         text = values.astype("string")
     return text.astype("string").fillna("")
