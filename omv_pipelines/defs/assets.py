@@ -178,6 +178,7 @@ def build_dataset_assets(dataset_key: str) -> list[dg.AssetsDefinition]:
             raise dg.Failure(
                 description=f"{config.commune.name} ({config.ins_code}) — {dataset_key}: not published, {reason}. "
                 f"The last good publication stays online. Fix the source, or re-run with tag {FORCE_TAG}=true.",
+                allow_retries=False,  # retrying cannot change the table
             )
         published = publish(
             publisher, table, schema, dataset_id=config.dataset_id(dataset_key),
@@ -221,8 +222,8 @@ def build_dataset_assets(dataset_key: str) -> list[dg.AssetsDefinition]:
 def publish(publisher: PublisherResource, table, schema, *, dataset_id, metadata, report, log=None) -> flow.Publication:
     """To ODWB when configured, else to the export folder (the validation report goes there too)."""
     if publisher.uses_odwb:
-        from omv_pipelines.publish.odwb_sync import PublishError
-        from omv_pipelines.publish.odwb import OdwbError
+        from omv_pipelines.publish.odwb import OdwbAuthError, OdwbError
+        from omv_pipelines.publish.odwb_sync import DatasetNotOwned, PublishError
         from omv_pipelines.publish.odwb_target import publish_to_odwb
 
         try:
@@ -232,9 +233,11 @@ def publish(publisher: PublisherResource, table, schema, *, dataset_id, metadata
                 theme_id=publisher.odwb_theme_id, max_wait_s=publisher.odwb_max_wait_s, log=log,
             )
         except (PublishError, OdwbError) as exc:
+            # A wrong key, a missing permission or someone else's dataset need a person, not a retry.
+            needs_a_person = isinstance(exc, (OdwbAuthError, DatasetNotOwned))
             raise dg.Failure(
                 description=f"{dataset_id}: publication to ODWB failed: {exc}. The last good publication stays online.",
-                allow_retries=True,
+                allow_retries=not needs_a_person,
             ) from exc
     return flow.export_table(
         table, schema, folder=Path(publisher.export_dir), dataset_id=dataset_id, metadata=metadata, report=report
