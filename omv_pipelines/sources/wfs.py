@@ -528,6 +528,17 @@ _GML_TYPES = {
     "MultiPolygon": "MultiPolygon",
     "MultiSurface": "MultiPolygon",
 }
+# GML geometries we cannot turn into GeoJSON: a property holding one is an error, not a text value.
+# Any other GML element in a property (gml:timePosition, gml:TimeInstant, ...) is read as its text.
+_GML_UNSUPPORTED = {
+    "MultiGeometry", "CompositeCurve", "CompositeSurface", "CompositeSolid", "OrientableCurve",
+    "OrientableSurface", "PolyhedralSurface", "TriangulatedSurface", "Tin", "Solid", "MultiSolid",
+    "Envelope", "Box", "Geometry",
+}
+
+
+def _is_gml_geometry(name: str) -> bool:
+    return name in _GML_TYPES or name in _GML_UNSUPPORTED
 
 
 def _gml_coords(node: Element, dim: int) -> np.ndarray:
@@ -635,7 +646,7 @@ def _parse_gml(content: bytes, geoms: _Geometries, default_crs: str) -> _Page:
             if name == "boundedBy":
                 continue
             inner = list(prop)
-            if inner and "opengis.net/gml" in inner[0].tag:
+            if inner and "opengis.net/gml" in inner[0].tag and _is_gml_geometry(_local(inner[0].tag)):
                 geometry = inner[0]
                 column = name if has_geometry else GEOMETRY  # the first geometry is the feature's
                 has_geometry = True

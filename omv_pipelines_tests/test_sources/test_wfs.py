@@ -86,6 +86,7 @@ POINTS = [
         "type": "Feature",
         "properties": {
             "ident": ident, "nom": f"DEA {place}", "commune": place, "n": i, "note": None if i % 5 else "",
+            "installe": f"2019-05-{i + 1:02d}",  # an ISO date: MapServer's GML 3.2 wraps it in gml:timePosition
         },
         "geometry": {"type": "Point", "coordinates": list(_to_lambert(lon, lat))},
     }
@@ -187,6 +188,7 @@ def test_points_every_feature_once_reprojected(wfs_url, version, output_format, 
         assert row["nom"] == f"DEA {place}"
         assert row["commune"] == place
         assert str(row["n"]) == str(i)  # GML values are text, GeoJSON keeps numbers
+        assert row["installe"] == f"2019-05-{i + 1:02d}"
         geometry = json.loads(row[GEOMETRY])
         assert geometry["type"] == "Point"
         _assert_close(geometry["coordinates"], _to_wgs84(POINTS[i]["geometry"]["coordinates"]))
@@ -448,7 +450,8 @@ def test_gml_geometries_parse(tmp_path: Path):
 <wfs:FeatureCollection xmlns:wfs="http://www.opengis.net/wfs/2.0" xmlns:gml="http://www.opengis.net/gml/3.2"
     xmlns:x="urn:x" numberMatched="2" numberReturned="2">
  <wfs:member><x:t gml:id="t.1"><x:nom>A</x:nom><x:vide xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
-   xsi:nil="true"/><x:SHAPE><gml:MultiCurve srsName="urn:ogc:def:crs:EPSG::4326"><gml:curveMember><gml:Curve>
+   xsi:nil="true"/><x:maj><gml:TimeInstant gml:id="t.1.maj"><gml:timePosition>2024-03-15T10:20:30Z
+   </gml:timePosition></gml:TimeInstant></x:maj><x:SHAPE><gml:MultiCurve srsName="urn:ogc:def:crs:EPSG::4326"><gml:curveMember><gml:Curve>
    <gml:segments><gml:LineStringSegment><gml:posList>50.1 4.1 50.2 4.2</gml:posList></gml:LineStringSegment>
    <gml:LineStringSegment><gml:posList>50.2 4.2 50.3 4.3</gml:posList></gml:LineStringSegment></gml:segments>
    </gml:Curve></gml:curveMember></gml:MultiCurve></x:SHAPE></x:t></wfs:member>
@@ -462,6 +465,8 @@ def test_gml_geometries_parse(tmp_path: Path):
     text, outside = geoms.to_geojson(xy_order=False, source_id="s")
     assert page.ids == ["t.1", "t.2"] and page.number_matched == 2
     assert page.records[0]["nom"] == "A" and page.records[0]["vide"] is None
+    # A property typed gml:TimeInstantPropertyType (GML application schemas) is a value, not a geometry.
+    assert page.records[0]["maj"] == "2024-03-15T10:20:30Z"
     line = json.loads(text[(0, GEOMETRY)])
     assert line["type"] == "MultiLineString"
     _assert_close(line["coordinates"], [[[4.1, 50.1], [4.2, 50.2], [4.2, 50.2], [4.3, 50.3]]])
@@ -481,6 +486,16 @@ def test_gml_geometries_parse(tmp_path: Path):
     text, outside = geoms.to_geojson(xy_order=False, source_id="s")
     assert page.ids == ["t.9"] and len(outside) == 0
     _assert_close(json.loads(text[(0, GEOMETRY)])["coordinates"], [[4.5, 50.5], [4.6, 50.6]])
+
+
+def test_unsupported_gml_geometry_names_the_property():
+    from omv_pipelines.sources.wfs import _Geometries, _parse_gml
+
+    gml = b"""<wfs:FeatureCollection xmlns:wfs="http://www.opengis.net/wfs/2.0"
+    xmlns:gml="http://www.opengis.net/gml/3.2" xmlns:x="urn:x"><wfs:member><x:t gml:id="t.1"><x:forme>
+    <gml:Solid srsName="urn:ogc:def:crs:EPSG::31370"/></x:forme></x:t></wfs:member></wfs:FeatureCollection>"""
+    with pytest.raises(ValueError, match="unsupported GML geometry <Solid> in property forme"):
+        _parse_gml(gml, _Geometries(), "")
 
 
 def test_xml_entities_are_refused():
