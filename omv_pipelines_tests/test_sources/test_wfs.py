@@ -86,7 +86,7 @@ POINTS = [
         "type": "Feature",
         "properties": {
             "ident": ident, "nom": f"DEA {place}", "commune": place, "n": i, "note": None if i % 5 else "",
-            "installe": f"2019-05-{i + 1:02d}",  # an ISO date: MapServer's GML 3.2 wraps it in gml:timePosition
+            "installe": f"2019-05-{i + 1:02d}",  # ISO date: MapServer's GML 3.2 puts it in gml:timePosition
         },
         "geometry": {"type": "Point", "coordinates": list(_to_lambert(lon, lat))},
     }
@@ -324,10 +324,12 @@ class _Gate:
 
         gate = self
         self.seen = 0
+        self.paths: list[str] = []
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802
                 gate.seen += 1
+                gate.paths.append(self.path)
                 if auth and self.headers.get("Authorization") != auth:
                     self._answer(401, b"login required", "text/plain")
                 elif refuse_unversioned and not re.search(r"[?&]VERSION=", self.path, re.IGNORECASE):
@@ -366,6 +368,22 @@ def test_retries_after_server_errors(wfs_url):
         assert len(harvest_wfs(config, source_id="s").frame) == 2
     finally:
         gate.close()
+
+
+def test_geojson_without_ids_costs_one_feature_not_a_page(wfs_url):
+    """MapServer's GeoJSON has no feature ids: a one-feature probe finds out, then GML pages follow."""
+    from urllib.parse import parse_qs
+
+    gate = _Gate(wfs_url)
+    try:
+        harvest = harvest_wfs(WfsSource(url=gate.url, typename="defibrillateurs"), source_id="s")
+    finally:
+        gate.close()
+    assert harvest.stats["output_format"] == "application/gml+xml; version=3.2"
+    getfeature = [parse_qs(p.partition("?")[2]) for p in gate.paths if "REQUEST=GetFeature" in p]
+    json_requests = [q for q in getfeature if "json" in q["OUTPUTFORMAT"][0]]
+    assert [q["COUNT"] for q in json_requests] == [["1"]]
+    assert len(getfeature) == 1 + 3  # the probe, then 10 + 10 + 7 features
 
 
 def test_server_ignoring_startindex_is_refused(wfs_url):
@@ -451,7 +469,8 @@ def test_gml_geometries_parse(tmp_path: Path):
     xmlns:x="urn:x" numberMatched="2" numberReturned="2">
  <wfs:member><x:t gml:id="t.1"><x:nom>A</x:nom><x:vide xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
    xsi:nil="true"/><x:maj><gml:TimeInstant gml:id="t.1.maj"><gml:timePosition>2024-03-15T10:20:30Z
-   </gml:timePosition></gml:TimeInstant></x:maj><x:SHAPE><gml:MultiCurve srsName="urn:ogc:def:crs:EPSG::4326"><gml:curveMember><gml:Curve>
+   </gml:timePosition></gml:TimeInstant></x:maj>
+   <x:SHAPE><gml:MultiCurve srsName="urn:ogc:def:crs:EPSG::4326"><gml:curveMember><gml:Curve>
    <gml:segments><gml:LineStringSegment><gml:posList>50.1 4.1 50.2 4.2</gml:posList></gml:LineStringSegment>
    <gml:LineStringSegment><gml:posList>50.2 4.2 50.3 4.3</gml:posList></gml:LineStringSegment></gml:segments>
    </gml:Curve></gml:curveMember></gml:MultiCurve></x:SHAPE></x:t></wfs:member>
@@ -486,6 +505,36 @@ def test_gml_geometries_parse(tmp_path: Path):
     text, outside = geoms.to_geojson(xy_order=False, source_id="s")
     assert page.ids == ["t.9"] and len(outside) == 0
     _assert_close(json.loads(text[(0, GEOMETRY)])["coordinates"], [[4.5, 50.5], [4.6, 50.6]])
+
+
+def test_gml_positions_in_pos_elements_and_three_dimensions():
+    """GML 3 lets a line list its vertices as gml:pos elements (deegree, GeoServer with some settings) and
+    3D data carry srsDimension="3" (QGIS Server on PostGIS Z layers): z is dropped, x,y are kept."""
+    from omv_pipelines.sources.wfs import _Geometries, _parse_gml
+
+    gml = b"""<wfs:FeatureCollection xmlns:wfs="http://www.opengis.net/wfs/2.0"
+    xmlns:gml="http://www.opengis.net/gml/3.2" xmlns:x="urn:x">
+ <wfs:member><x:t gml:id="t.1"><x:g><gml:LineString srsName="urn:ogc:def:crs:EPSG::4326">
+   <gml:pos>50.1 4.1</gml:pos><gml:pos>50.2 4.2</gml:pos><gml:pos>50.3 4.3</gml:pos></gml:LineString></x:g>
+   </x:t>
+ </wfs:member>
+ <wfs:member><x:t gml:id="t.2"><x:g><gml:Point srsName="urn:ogc:def:crs:EPSG::4326" srsDimension="3">
+   <gml:pos>50.5 4.5 120.0</gml:pos></gml:Point></x:g></x:t></wfs:member>
+ <wfs:member><x:t gml:id="t.3"><x:g><gml:LineString srsName="urn:ogc:def:crs:EPSG::4326">
+   <gml:posList srsDimension="3">50.6 4.6 1 50.7 4.7 2</gml:posList></gml:LineString></x:g></x:t></wfs:member>
+</wfs:FeatureCollection>"""
+    geoms = _Geometries()
+    _parse_gml(gml, geoms, "")
+    text, _ = geoms.to_geojson(xy_order=False, source_id="s")
+    _assert_close(json.loads(text[(0, GEOMETRY)])["coordinates"], [[4.1, 50.1], [4.2, 50.2], [4.3, 50.3]])
+    assert json.loads(text[(1, GEOMETRY)]) == {"type": "Point", "coordinates": [4.5, 50.5]}
+    _assert_close(json.loads(text[(2, GEOMETRY)])["coordinates"], [[4.6, 50.6], [4.7, 50.7]])
+
+    broken = gml.replace(b"50.6 4.6 1 50.7 4.7 2", b"50.6 4.6 1 50.7 4.7")
+    geoms = _Geometries()
+    _parse_gml(broken, geoms, "")
+    with pytest.raises(ValueError, match="5 coordinates cannot be positions of dimension 3"):
+        geoms.to_geojson(xy_order=False, source_id="s")
 
 
 def test_unsupported_gml_geometry_names_the_property():
