@@ -9,11 +9,11 @@ unchanged table (same content hash) is not rewritten.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+
+from omv_pipelines.files import atomic_write
 
 
 @dataclass(frozen=True)
@@ -24,18 +24,6 @@ class ExportResult:
     content_hash: str
     row_count: int
     status: str  # "published" or "unchanged"
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def previous_export(folder: Path, dataset_id: str) -> dict | None:
@@ -60,11 +48,11 @@ def export_dataset(
     csv_path = folder / f"{dataset_id}.csv"
     metadata_path = folder / f"{dataset_id}.metadata.json"
     if report_csv is not None:
-        _write_atomic(folder / f"{dataset_id}.report.csv", report_csv)
+        atomic_write(folder / f"{dataset_id}.report.csv", report_csv)
     previous = previous_export(folder, dataset_id)
     if previous and previous.get("content_hash") == content_hash and csv_path.exists():
         return ExportResult(dataset_id, csv_path, metadata_path, content_hash, row_count, "unchanged")
-    _write_atomic(csv_path, csv_bytes)
+    atomic_write(csv_path, csv_bytes)
     record = {
         "dataset_id": dataset_id,
         **metadata,
@@ -73,5 +61,5 @@ def export_dataset(
         "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     # Metadata last: it is what marks the CSV as the good one.
-    _write_atomic(metadata_path, (json.dumps(record, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+    atomic_write(metadata_path, (json.dumps(record, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
     return ExportResult(dataset_id, csv_path, metadata_path, content_hash, row_count, "published")

@@ -35,7 +35,8 @@ import pandas as pd
 
 from omv_pipelines.sources.base import PROVENANCE_COLUMNS, SOURCE_ROW, Harvest, SourceError
 from omv_pipelines.sources.sql import SqlSource, _concat, harvest_sql
-from omv_pipelines.sources.state import atomic_write, fsync_file, state_name
+from omv_pipelines.files import atomic_write, fsync_file
+from omv_pipelines.sources.state import state_name
 
 STATE_VERSION = 1
 

@@ -21,7 +21,8 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from omv_pipelines.sources.base import SOURCE_ROW, Harvest, SourceError, add_provenance
-from omv_pipelines.sources.state import atomic_write, state_name
+from omv_pipelines.files import atomic_write
+from omv_pipelines.sources.state import state_name
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,24 +25,9 @@ class Run:
 
 
 @pytest.fixture(scope="session")
-def demo_wfs_url():
-    """The demo's WFS layers on a real MapServer (loopback), for the demo catalogue's url_env."""
-    from omv_pipelines.demo import DEMO_WFS_ENV, demo_wfs_layers
-    from omv_pipelines.demo.mapserver import MapServerNotFound, MapServerWfs
-
-    server = MapServerWfs(demo_wfs_layers())
-    try:
-        server.start()
-    except MapServerNotFound as exc:
-        pytest.skip(f"MapServer is not installed: {exc}")
-    previous = os.environ.get(DEMO_WFS_ENV)
-    os.environ[DEMO_WFS_ENV] = server.url
-    yield server.url
-    server.stop()
-    if previous is None:
-        os.environ.pop(DEMO_WFS_ENV, None)
-    else:
-        os.environ[DEMO_WFS_ENV] = previous
+def demo_wfs_url(demo_wfs):
+    """The demo's WFS (root conftest), for the demo catalogue's url_env."""
+    return demo_wfs.url
 
 
 @pytest.fixture(scope="session")
