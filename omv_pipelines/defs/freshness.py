@@ -1,9 +1,11 @@
 """Per-commune freshness: which communes' publications are older than their `freshness_hours`.
 
 Dagster's freshness policy (assets.py) is judged on an asset's last materialisation of *any* partition,
-so one fresh commune would hide 261 late ones. This check looks at each commune's partition against its
-own limit. It is declared on every `odwb/*` asset (so the UI lists it, and it can be run from there) and
-evaluated hourly by `commune_freshness_sensor` without launching a run.
+so one fresh commune would hide 261 late ones. This check looks at each commune's `odwb/*` partition
+against the commune's own limit. It is declared on the `regional/*` asset of the dataset (the regional
+dataset is as fresh as its communes): it runs with every regional rebuild, after the night's commune
+runs, and `commune_freshness_sensor` records it hourly without launching a run. (On `odwb/*` it would be
+pulled into every commune's run, which should not judge the other communes.)
 """
 
 
@@ -45,7 +47,7 @@ def late_communes(instance: dg.DagsterInstance, catalog: Catalog, dataset_key: s
 def evaluation(instance: dg.DagsterInstance, catalog: Catalog, dataset_key: str, now: float) -> dg.AssetCheckEvaluation:
     late = late_communes(instance, catalog, dataset_key, now)
     return dg.AssetCheckEvaluation(
-        asset_key=keys(dataset_key)["odwb"],
+        asset_key=keys(dataset_key)["regional"],
         check_name=CHECK_NAME,
         passed=not late,
         severity=dg.AssetCheckSeverity.WARN,
@@ -55,7 +57,7 @@ def evaluation(instance: dg.DagsterInstance, catalog: Catalog, dataset_key: str,
 
 def build_freshness_check(dataset_key: str) -> dg.AssetChecksDefinition:
     @dg.asset_check(
-        asset=keys(dataset_key)["odwb"], name=CHECK_NAME,
+        asset=keys(dataset_key)["regional"], name=CHECK_NAME,
         description="Every active commune providing this dataset published it within its freshness_hours (default 36).",
     )
     def commune_freshness(context: dg.AssetCheckExecutionContext, catalog: CatalogResource) -> dg.AssetCheckResult:
@@ -67,11 +69,6 @@ def build_freshness_check(dataset_key: str) -> dg.AssetChecksDefinition:
 
 def freshness_checks() -> list[dg.AssetChecksDefinition]:
     return [build_freshness_check(dataset_key) for dataset_key in DATASETS]
-
-
-def freshness_check_keys() -> list[dg.AssetCheckKey]:
-    """Left out of the commune job: a commune's run should not judge the other communes."""
-    return [dg.AssetCheckKey(keys(dataset_key)["odwb"], CHECK_NAME) for dataset_key in DATASETS]
 
 
 @dg.sensor(

@@ -9,13 +9,10 @@ import dagster as dg
 
 from omv_pipelines.catalog.models import CommuneConfig
 from omv_pipelines.defs.assets import commune_asset_keys
-from omv_pipelines.defs.freshness import freshness_check_keys
 
 commune_sync_job = dg.define_asset_job(
     "commune_sync",
-    selection=dg.AssetSelection.groups("mobility", "resilience", "participation")
-    - dg.AssetSelection.key_prefixes("regional")
-    - dg.AssetSelection.checks(*freshness_check_keys()),
+    selection=dg.AssetSelection.groups("mobility", "resilience", "participation") - dg.AssetSelection.key_prefixes("regional"),
     description="Harvest, normalise, validate and publish one commune's datasets (run requests select only "
     "the datasets the commune provides).",
     tags={"omv/kind": "commune"},

@@ -53,10 +53,10 @@ def test_demo_runs_with_postgres_storage(postgres_database, demo_wfs, tmp_path, 
         monkeypatch.delenv(name, raising=False)
     from omv_pipelines.definitions import build_definitions
 
-    defs = build_definitions()
     catalog = load_catalog(catalog_dir)
-    instance = dg.DagsterInstance.get()
-    try:
+    # As a context manager the instance is also the one Dagster consults while resolving definitions.
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        defs = build_definitions()
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
         results = {code: run_commune(defs, instance, catalog.get(code).config) for code in ("92094", "62063")}
         assert all(r.success for r in results.values()), results
@@ -68,8 +68,6 @@ def test_demo_runs_with_postgres_storage(postgres_database, demo_wfs, tmp_path, 
         assert instance.get_materialized_partitions(publication) == {"92094", "62063"}
         assert late_communes(instance, catalog, "resilience/defibrillateurs", time.time()) == {}
         assert (tmp_path / "data" / "export" / "wallonie-defibrillateurs.csv").is_file()
-    finally:
-        instance.dispose()
     with psycopg.connect(f"{SERVER}/{postgres_database}") as conn:  # the history is in PostgreSQL, not in DAGSTER_HOME
         runs = conn.execute("SELECT count(*) FROM runs").fetchone()[0]
         materialisations = conn.execute(
