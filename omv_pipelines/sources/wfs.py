@@ -8,7 +8,9 @@ Here every request goes to the URL the catalogue gives, and:
 - features are paged with COUNT/MAXFEATURES + STARTINDEX until a short page; a server cap that is
   not declared is detected from the first page, and a feature id seen twice stops the harvest
   (paging that is not stable would silently lose rows);
-- the output format is picked from the advertised list: GeoJSON when offered, else GML 3.2/3.1/2;
+- the next page is asked for while the current one is read (still one request at a time);
+- the output format is picked from the advertised list: GeoJSON when offered and its features carry
+  ids (asked with a one-feature request: MapServer's carry none), else GML 3.2/3.1/2;
 - geometry is requested in the layer's native CRS and reprojected here with pyproj to WGS84
   [lon, lat] GeoJSON text (servers disagree on axis order for EPSG:4326; projected Belgian CRSs are
   unambiguous). Axis order: WFS 1.1/2.0 GML follows the CRS definition (lat,lon for EPSG:4326),
