@@ -16,7 +16,10 @@ Here every request goes to the URL the catalogue gives, and:
   unambiguous). Axis order: WFS 1.1/2.0 GML follows the CRS definition (lat,lon for EPSG:4326),
   WFS 1.0 GML and GeoJSON are x,y.
 
-GML values arrive as text (no type guessing: "0123" stays "0123"); GeoJSON values keep their JSON types.
+GML values arrive as text. No type is guessed ("0123" stays "0123"): numbers and booleans are cast as
+the feature type's DescribeFeatureType declares them (ArcGIS writes a double as "1100.00000000"); dates
+and date-times stay ISO text, since servers mix dates, zones and precisions and the standard being
+filled decides what it needs. GeoJSON values keep their JSON types.
 """
 
 from __future__ import annotations
@@ -416,6 +419,78 @@ def _request_srs(ftype: _FeatureType, wanted: str | None, version: str) -> str |
     return f"urn:ogc:def:crs:EPSG::{code.group(1)}"
 
 
+# -------------------------------------------------------------------------------- Attribute types
+
+# XML Schema types whose GML text is cast; every other type (string, date, dateTime, gml:*) stays text.
+_XSD_DTYPES = {
+    **dict.fromkeys(
+        ("int", "integer", "long", "short", "byte", "nonNegativeInteger", "positiveInteger",
+         "nonPositiveInteger", "negativeInteger", "unsignedInt", "unsignedLong", "unsignedShort",
+         "unsignedByte"),
+        "Int64",
+    ),
+    **dict.fromkeys(("double", "decimal", "float"), "Float64"),
+    "boolean": "boolean",
+}
+_TRUE, _FALSE = ("true", "1"), ("false", "0")
+
+
+def _describe_types(client: _Client, version: str, typename: str) -> dict[str, str] | None:
+    """Column → pandas dtype for the numeric and boolean attributes of `typename`, read from one
+    DescribeFeatureType; None when the server cannot say (the harvest goes on with text values)."""
+    params = {"SERVICE": "WFS", "VERSION": version, "REQUEST": "DescribeFeatureType"}
+    params["TYPENAMES" if version == "2.0.0" else "TYPENAME"] = typename
+    try:
+        root = _parse_xml(client.get(params, f"DescribeFeatureType {typename}"))
+    except Exception as err:  # a schema is a nicety: never fail the harvest for it
+        log.warning("%s: no types from DescribeFeatureType (%s): values stay text", client.source_id, err)
+        return None
+    if _local(root.tag) != "schema":
+        log.warning("%s: DescribeFeatureType answered <%s>, not a schema: values stay text",
+                    client.source_id, _local(root.tag))
+        return None
+    types = {}
+    for node in root.iter():
+        if not isinstance(node.tag, str) or _local(node.tag) != "element" or not node.get("name"):
+            continue
+        xsd = node.get("type")
+        if xsd is None:  # ArcGIS: <element name="NOM"><simpleType><restriction base="xsd:string">...
+            base = next((r.get("base") for r in node.iter() if _local(r.tag) == "restriction"), None)
+            xsd = base or ""
+        dtype = _XSD_DTYPES.get(xsd.rsplit(":", 1)[-1])
+        if dtype:
+            types[node.get("name")] = dtype
+    return types
+
+
+def _apply_types(frame: pd.DataFrame, types: dict[str, str], source_id: str) -> list[str]:
+    """Cast the text columns named in `types`, in place and vectorised; return the columns left as text
+    because a value does not fit the declared type (the schema is then wrong, the data are kept)."""
+    untyped = []
+    for column, dtype in types.items():
+        if column not in frame.columns or column == GEOMETRY:
+            continue
+        text = frame[column].astype("string").str.strip().replace("", pd.NA)
+        if dtype == "boolean":
+            lowered = text.str.lower()
+            cast = pd.Series(pd.NA, index=frame.index, dtype="boolean")
+            cast[lowered.isin(_TRUE)] = True
+            cast[lowered.isin(_FALSE)] = False
+        else:
+            cast = pd.to_numeric(text, errors="coerce")  # "1100.00000000" → 1100.0
+            if dtype == "Int64":
+                cast = cast.where(cast.isna() | (cast % 1 == 0))  # a fraction does not fit: a bad value
+            cast = cast.astype(dtype)
+        bad = cast.isna() & text.notna()
+        if bad.any():
+            example = text[bad].iloc[0]
+            log.warning("%s: column %s declared %s holds %r: kept as text", source_id, column, dtype, example)
+            untyped.append(column)
+            continue
+        frame[column] = cast
+    return untyped
+
+
 # --------------------------------------------------------------------------------------- Geometry
 
 
@@ -795,9 +870,17 @@ def harvest_wfs(config: WfsSource, *, source_id: str, base_dir: Path | None = No
         formats = formats[1:]
     stats: dict[str, Any] = {"version": version, "typename": ftype.name, "srs": srs}
     cap = caps.count_default
+    # GML carries only text: its numbers and booleans are typed from the feature type's schema.
+    is_gml = formats[0] is None or _format_kind(formats[0]) != "geojson"
+    types = _describe_types(client, version, ftype.name) if is_gml else None
     frames, ids, outside = _harvest_pages(client, config, version, ftype.name, formats[0], srs, cap, stats)
     empty = pd.DataFrame({GEOMETRY: pd.Series([], dtype=object)})
     frame = pd.concat(frames, ignore_index=True) if frames else empty
+    if is_gml:
+        stats["typed_from_schema"] = types is not None
+        untyped = _apply_types(frame, types or {}, source_id)
+        if untyped:
+            stats["untyped_columns"] = untyped
     if outside:
         log.warning(
             "%s: %d of %d features have coordinates outside Wallonia (lon %s, lat %s) after reprojection",

@@ -12,6 +12,7 @@ import re
 import shutil
 import socket
 import threading
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -86,6 +87,7 @@ POINTS = [
         "type": "Feature",
         "properties": {
             "ident": ident, "nom": f"DEA {place}", "commune": place, "n": i, "note": None if i % 5 else "",
+            "hauteur": 1.25 * i,  # MapServer's schema says double; GML writes it as text
             "installe": f"2019-05-{i + 1:02d}",  # ISO date: MapServer's GML 3.2 puts it in gml:timePosition
         },
         "geometry": {"type": "Point", "coordinates": list(_to_lambert(lon, lat))},
@@ -187,12 +189,18 @@ def test_points_every_feature_once_reprojected(wfs_url, version, output_format, 
         row = by_ident.loc[ident]
         assert row["nom"] == f"DEA {place}"
         assert row["commune"] == place
-        assert str(row["n"]) == str(i)  # GML values are text, GeoJSON keeps numbers
+        assert row["n"] == i and row["hauteur"] == 1.25 * i  # GML typed from the schema, GeoJSON as sent
         assert row["installe"] == f"2019-05-{i + 1:02d}"
         geometry = json.loads(row[GEOMETRY])
         assert geometry["type"] == "Point"
         _assert_close(geometry["coordinates"], _to_wgs84(POINTS[i]["geometry"]["coordinates"]))
     assert "defibrillateurs" in harvest.location and "REQUEST=GetFeature" in harvest.location
+    if "json" not in expected_format:  # GML text cast as DescribeFeatureType declares the attributes
+        assert harvest.stats["typed_from_schema"] is True
+        assert (str(frame["n"].dtype), str(frame["hauteur"].dtype)) == ("Int64", "Float64")
+        assert frame["ident"].dtype == "str" and frame["installe"].dtype == "str"  # dates stay ISO text
+    else:
+        assert "typed_from_schema" not in harvest.stats  # GeoJSON values are typed already
 
 
 def test_max_features_and_small_pages(wfs_url):
@@ -573,3 +581,181 @@ def test_geopackage_layer(tmp_path: Path):
         harvest = harvest_wfs(WfsSource(url=server.url, typename="espaces"), source_id="s")
     assert sorted(harvest.frame[SOURCE_ROW]) == ["espaces.Z1", "espaces.Z2"]
     assert {json.loads(g)["type"] for g in harvest.frame[GEOMETRY]} == {"MultiPolygon"}
+
+
+# ------------------------------------------------------------- canned answers of other WFS servers
+
+
+class _Canned:
+    """A loopback HTTP server answering from documents written in the test: the answers of servers we
+    cannot run here (ArcGIS Server, GeoServer, QGIS Server), end to end through harvest_wfs."""
+
+    def __init__(self, answer):
+        from urllib.parse import parse_qsl
+
+        canned = self
+        self.requests: list[dict[str, str]] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                query = self.path.partition("?")[2]
+                params = {k.upper(): v for k, v in parse_qsl(query, keep_blank_values=True)}
+                canned.requests.append(params)
+                code, content_type, body = answer(params)
+                self.send_response(code)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/arcgis/services/DEA/MapServer/WFSServer"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def asked(self, request: str) -> list[dict[str, str]]:
+        return [p for p in self.requests if p.get("REQUEST", "").lower() == request.lower()]
+
+
+def _page(params: dict[str, str], total: int) -> range:
+    """Features asked for by a GetFeature (STARTINDEX and COUNT/MAXFEATURES), among `total`."""
+    start = int(params.get("STARTINDEX", 0))
+    count = int(params.get("COUNT") or params.get("MAXFEATURES") or total)
+    return range(start, min(start + count, total))
+
+
+# ArcGIS Server 11 (Géoportail de Wallonie): its own format tokens, the internal host name in the
+# operation URLs, numbers written as text with eight decimals, geometry in SHAPE, numberMatched unknown.
+ARCGIS_HOST = "https://gis-internal.spw.local:6443/arcgis/services/DEA/MapServer/WFSServer"
+ARCGIS_CAPABILITIES = f"""<?xml version="1.0" encoding="UTF-8"?>
+<wfs:WFS_Capabilities version="2.0.0" xmlns:wfs="http://www.opengis.net/wfs/2.0"
+ xmlns:ows="http://www.opengis.net/ows/1.1" xmlns:xlink="http://www.w3.org/1999/xlink"
+ xmlns:fes="http://www.opengis.net/fes/2.0">
+ <ows:OperationsMetadata>
+  <ows:Operation name="GetCapabilities"><ows:DCP><ows:HTTP><ows:Get xlink:href="{ARCGIS_HOST}?"/>
+  </ows:HTTP></ows:DCP></ows:Operation>
+  <ows:Operation name="DescribeFeatureType"><ows:DCP><ows:HTTP><ows:Get xlink:href="{ARCGIS_HOST}?"/>
+  </ows:HTTP></ows:DCP></ows:Operation>
+  <ows:Operation name="GetFeature"><ows:DCP><ows:HTTP><ows:Get xlink:href="{ARCGIS_HOST}?"/>
+   <ows:Post xlink:href="{ARCGIS_HOST}"/></ows:HTTP></ows:DCP>
+   <ows:Parameter name="outputFormat"><ows:AllowedValues><ows:Value>GML32</ows:Value>
+   <ows:Value>GML3</ows:Value><ows:Value>GEOJSON</ows:Value></ows:AllowedValues></ows:Parameter>
+  </ows:Operation>
+  <ows:Constraint name="ImplementsResultPaging"><ows:NoValues/><ows:DefaultValue>TRUE</ows:DefaultValue>
+  </ows:Constraint>
+ </ows:OperationsMetadata>
+ <wfs:FeatureTypeList><wfs:FeatureType><wfs:Name>DEA:Defibrillateurs</wfs:Name>
+  <wfs:Title>Defibrillateurs</wfs:Title><wfs:DefaultCRS>urn:ogc:def:crs:EPSG::31370</wfs:DefaultCRS>
+  <wfs:OtherCRS>urn:ogc:def:crs:EPSG::4326</wfs:OtherCRS></wfs:FeatureType></wfs:FeatureTypeList>
+ <fes:Filter_Capabilities><fes:Conformance>
+  <fes:Constraint name="ImplementsSorting"><ows:NoValues/><ows:DefaultValue>TRUE</ows:DefaultValue>
+  </fes:Constraint>
+ </fes:Conformance></fes:Filter_Capabilities>
+</wfs:WFS_Capabilities>""".encode()
+ARCGIS_SCHEMA = b"""<?xml version="1.0" encoding="UTF-8"?>
+<xsd:schema xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:gml="http://www.opengis.net/gml/3.2"
+ xmlns:DEA="https://geoservices.wallonie.be/DEA" targetNamespace="https://geoservices.wallonie.be/DEA"
+ elementFormDefault="qualified">
+ <xsd:import namespace="http://www.opengis.net/gml/3.2"
+  schemaLocation="http://schemas.opengis.net/gml/3.2.1/gml.xsd"/>
+ <xsd:element name="Defibrillateurs" type="DEA:DefibrillateursFeatureType"
+  substitutionGroup="gml:AbstractFeature"/>
+ <xsd:complexType name="DefibrillateursFeatureType"><xsd:complexContent>
+  <xsd:extension base="gml:AbstractFeatureType"><xsd:sequence>
+   <xsd:element minOccurs="0" maxOccurs="1" name="OBJECTID" type="xsd:int"/>
+   <xsd:element minOccurs="0" maxOccurs="1" name="CODE_INS" nillable="true">
+    <xsd:simpleType><xsd:restriction base="xsd:string"><xsd:maxLength value="5"/></xsd:restriction>
+    </xsd:simpleType>
+   </xsd:element>
+   <xsd:element minOccurs="0" maxOccurs="1" name="HAUTEUR" nillable="true" type="xsd:double"/>
+   <xsd:element minOccurs="0" maxOccurs="1" name="PUBLIC" nillable="true" type="xsd:boolean"/>
+   <xsd:element minOccurs="0" maxOccurs="1" name="DATE_MAJ" nillable="true" type="xsd:dateTime"/>
+   <xsd:element minOccurs="0" maxOccurs="1" name="SHAPE" nillable="true" type="gml:PointPropertyType"/>
+  </xsd:sequence></xsd:extension></xsd:complexContent></xsd:complexType>
+</xsd:schema>"""
+ARCGIS_TOTAL = 12
+
+
+def _arcgis_feature(i: int) -> str:
+    x, y = _to_lambert(4.8 + i * 0.01, 50.4)
+    hauteur = "" if i == 3 else f"<DEA:HAUTEUR>{1100 + i / 4:.8f}</DEA:HAUTEUR>"  # one HAUTEUR left out
+    return f"""<wfs:member><DEA:Defibrillateurs gml:id="Defibrillateurs.{i + 1}">
+ <DEA:OBJECTID>{i + 1}</DEA:OBJECTID><DEA:CODE_INS>0{i:04d}</DEA:CODE_INS>{hauteur}
+ <DEA:PUBLIC>{"true" if i % 2 else "false"}</DEA:PUBLIC>
+ <DEA:DATE_MAJ>2024-03-{i + 1:02d}T08:00:00</DEA:DATE_MAJ>
+ <DEA:SHAPE><gml:Point gml:id="Defibrillateurs.{i + 1}.pn.0" srsName="urn:ogc:def:crs:EPSG::31370">
+ <gml:pos>{x:.8f} {y:.8f}</gml:pos></gml:Point></DEA:SHAPE></DEA:Defibrillateurs></wfs:member>"""
+
+
+def _arcgis(params: dict[str, str], schema: bytes = ARCGIS_SCHEMA) -> tuple[int, str, bytes]:
+    request = params.get("REQUEST", "").lower()
+    if request == "getcapabilities":
+        return 200, "text/xml", ARCGIS_CAPABILITIES
+    if request == "describefeaturetype":
+        return 200, "text/xml", schema
+    if params.get("OUTPUTFORMAT") == "GML32":
+        rows = _page(params, ARCGIS_TOTAL)
+        members = "".join(_arcgis_feature(i) for i in rows)
+        body = f"""<?xml version="1.0" encoding="UTF-8"?>
+<wfs:FeatureCollection xmlns:wfs="http://www.opengis.net/wfs/2.0" xmlns:gml="http://www.opengis.net/gml/3.2"
+ xmlns:DEA="https://geoservices.wallonie.be/DEA" numberMatched="unknown" numberReturned="{len(rows)}">
+{members}</wfs:FeatureCollection>"""
+        return 200, "text/xml; subtype=gml/3.2", body.encode()
+    return 400, "text/xml", VERSION_REQUIRED.replace(b"VERSION is mandatory", b"unsupported request")
+
+
+def test_arcgis_numbers_as_text_typed_from_describefeaturetype():
+    """ArcGIS Server: GML32 carries every value as text, doubles as "1100.00000000"; its
+    DescribeFeatureType declares xsd:int, xsd:double, xsd:boolean, and strings through a restriction."""
+    with _Canned(_arcgis) as server:
+        config = WfsSource(url=server.url, typename="Defibrillateurs", output_format="gml32", page_size=5)
+        harvest = harvest_wfs(config, source_id="spw/dea")
+    frame = harvest.frame
+    assert harvest.stats["typed_from_schema"] is True and "untyped_columns" not in harvest.stats
+    assert str(frame["OBJECTID"].dtype) == "Int64" and list(frame["OBJECTID"]) == list(range(1, 13))
+    assert str(frame["HAUTEUR"].dtype) == "Float64"
+    assert frame["HAUTEUR"].iloc[0] == 1100.0 and frame["HAUTEUR"].isna().sum() == 1  # the one left out
+    assert str(frame["PUBLIC"].dtype) == "boolean" and list(frame["PUBLIC"][:2]) == [False, True]
+    assert frame["CODE_INS"].iloc[0] == "00000"  # a string stays text: no leading zero lost
+    assert frame["DATE_MAJ"].iloc[0] == "2024-03-01T08:00:00"  # dates stay ISO text
+    assert len(server.asked("DescribeFeatureType")) == 1
+
+
+@pytest.mark.parametrize(
+    ("schema", "status"),
+    [(b"<html><body>Service Unavailable</body></html>", 503), (b"not xml <", 200)],
+)
+def test_describefeaturetype_failing_keeps_text(schema, status):
+    """A DescribeFeatureType that fails or is unreadable costs the types, never the harvest."""
+
+    def answer(params):
+        if params.get("REQUEST", "").lower() == "describefeaturetype":
+            return status, "text/html", schema
+        return _arcgis(params)
+
+    with _Canned(answer) as server:
+        config = WfsSource(url=server.url, typename="DEA:Defibrillateurs", output_format="GML32", retries=0)
+        harvest = harvest_wfs(config, source_id="s")
+    assert harvest.stats["typed_from_schema"] is False
+    assert len(harvest.frame) == ARCGIS_TOTAL
+    assert harvest.frame["HAUTEUR"].iloc[0] == "1100.00000000"  # kept exactly as sent
+
+
+def test_value_not_fitting_the_schema_keeps_the_column_as_text():
+    """A schema that declares a column int while a value is not a whole number: the data win."""
+    wrong = ARCGIS_SCHEMA.replace(b'nillable="true" type="xsd:double"', b'type="xsd:int"')
+    with _Canned(partial(_arcgis, schema=wrong)) as server:
+        config = WfsSource(url=server.url, typename="Defibrillateurs", output_format="GML32")
+        harvest = harvest_wfs(config, source_id="s")
+    assert harvest.stats["untyped_columns"] == ["HAUTEUR"]
+    assert harvest.frame["HAUTEUR"].iloc[1] == "1100.25000000"  # 1100.25 is no int
+    assert str(harvest.frame["OBJECTID"].dtype) == "Int64"
