@@ -394,6 +394,39 @@ def test_geojson_without_ids_costs_one_feature_not_a_page(wfs_url):
     assert len(getfeature) == 1 + 3  # the probe, then 10 + 10 + 7 features
 
 
+def test_sort_by_makes_pages_follow_an_order(wfs_url):
+    """MapServer 8 declares ImplementsSorting (FES conformance) and sorts OGR layers (MS RFC 105):
+    SORTBY goes with every page and the pages come in that order, not the file's."""
+    from urllib.parse import parse_qs
+
+    gate = _Gate(wfs_url)
+    try:
+        config = WfsSource(url=gate.url, typename="defibrillateurs", sort_by="commune")
+        harvest = harvest_wfs(config, source_id="s")
+    finally:
+        gate.close()
+    assert list(harvest.frame["commune"]) == sorted(p[1] for p in PLACES) != [p[1] for p in PLACES]
+    assert harvest.stats["sorted_by"] == "commune" and harvest.stats["pages"] == 3
+    asked = [parse_qs(p.partition("?")[2]) for p in gate.paths if "REQUEST=GetFeature" in p]
+    pages = [q for q in asked if "gml" in q["OUTPUTFORMAT"][0]]  # not the one-feature GeoJSON probe
+    assert [q["SORTBY"] for q in pages] == [["commune ASC"]] * 3
+
+
+def test_sort_by_is_not_sent_without_sorting_or_paging(wfs_url):
+    """WFS 1.1 declares no sorting; a harvest that fits in one request needs no order."""
+    config = WfsSource(url=wfs_url, typename="defibrillateurs", version="1.1.0", sort_by="commune")
+    harvest = harvest_wfs(config, source_id="s")
+    assert "sorted_by" not in harvest.stats and len(harvest.frame) == len(PLACES)
+    config = WfsSource(url=wfs_url, typename="defibrillateurs", sort_by="commune", max_features=5)
+    assert "sorted_by" not in harvest_wfs(config, source_id="s").stats
+
+
+def test_sort_by_unknown_attribute_is_a_clear_error(wfs_url):
+    config = WfsSource(url=wfs_url, typename="defibrillateurs", sort_by="comune")
+    with pytest.raises(SourceError, match=r"refused to sort .* by 'comune'.*Invalid SORTBY.*sort_by names"):
+        harvest_wfs(config, source_id="s")
+
+
 def test_server_ignoring_startindex_is_refused(wfs_url):
     """A front that drops STARTINDEX returns the first page again: repeated ids stop the harvest."""
     gate = _Gate(wfs_url, failures=0, drop="STARTINDEX=")
