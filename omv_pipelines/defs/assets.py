@@ -19,7 +19,7 @@ import pandas as pd
 
 from omv_pipelines import flow
 from omv_pipelines.defs import checks
-from omv_pipelines.defs.metadata import markdown_table, table_metadata
+from omv_pipelines.defs.metadata import table_metadata
 from omv_pipelines.defs.partitions import communes_partitions
 from omv_pipelines.defs.resources import CatalogResource, PublisherResource
 from omv_pipelines.publish.safety import can_force, refusal_reason
@@ -264,4 +264,4 @@ def all_dataset_assets() -> list[dg.AssetsDefinition]:
     return [asset for dataset_key in DATASETS for asset in build_dataset_assets(dataset_key)]
 
 
-__all__ = ["FORCE_TAG", "FULL_REFRESH_TAG", "all_dataset_assets", "commune_asset_keys", "keys", "markdown_table"]
+__all__ = ["FORCE_TAG", "FULL_REFRESH_TAG", "all_dataset_assets", "commune_asset_keys", "keys"]
