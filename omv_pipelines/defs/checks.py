@@ -13,6 +13,7 @@ import dagster as dg
 import pandas as pd
 
 from omv_pipelines.catalog.communes import Commune
+from omv_pipelines.defs.metadata import markdown_table
 from omv_pipelines.normalise import NormaliseResult
 from omv_pipelines.normalise.geometry import in_wallonia
 from omv_pipelines.publish.safety import can_force, refusal_reason
@@ -141,8 +142,6 @@ def last_published_row_count(instance: dg.DagsterInstance, key: dg.AssetKey, par
 
 def report_markdown(result: NormaliseResult, limit: int = 50) -> str:
     """The validation report a commune's data officer reads: what was kept, what was rejected and why."""
-    from omv_pipelines.defs.metadata import markdown_table
-
     lines = [
         f"**{result.source_rows}** source rows → **{len(result.valid)}** published, "
         f"**{result.rejected_rows}** rejected, **{len(result.warnings)}** warnings.",
