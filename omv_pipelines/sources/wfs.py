@@ -873,7 +873,8 @@ def harvest_wfs(config: WfsSource, *, source_id: str, base_dir: Path | None = No
     ftype = _find_type(caps, config.typename, source_id, client.safe)
     formats = _choose_formats(ftype.formats or caps.formats, config.output_format, source_id)
     srs = _request_srs(ftype, config.srs, version)
-    if len(formats) > 1 and not _geojson_has_ids(client, _getfeature(version, ftype.name, formats[0], srs)):
+    geojson_first = len(formats) > 1 and _format_kind(formats[0] or "") == "geojson"
+    if geojson_first and not _geojson_has_ids(client, _getfeature(version, ftype.name, formats[0], srs)):
         log.info("%s: GeoJSON features carry no ids, harvesting as GML instead", source_id)
         formats = formats[1:]
     stats: dict[str, Any] = {"version": version, "typename": ftype.name, "srs": srs}

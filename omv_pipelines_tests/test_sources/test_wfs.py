@@ -792,3 +792,195 @@ def test_value_not_fitting_the_schema_keeps_the_column_as_text():
     assert harvest.stats["untyped_columns"] == ["HAUTEUR"]
     assert harvest.frame["HAUTEUR"].iloc[1] == "1100.25000000"  # 1100.25 is no int
     assert str(harvest.frame["OBJECTID"].dtype) == "Int64"
+
+
+def test_arcgis_server_answers():
+    """ArcGIS Server: format tokens of its own (GML32, GEOJSON) matched whatever their case; an internal
+    host name in the operation URLs, which must not be followed; geometry in a property called SHAPE;
+    numberMatched="unknown", so the end is found by a short page."""
+    from omv_pipelines.sources.wfs import _choose_formats
+
+    assert _choose_formats(["GML32", "GML3", "GEOJSON"], None, "s")[:2] == ["GEOJSON", "GML32"]
+    assert _choose_formats(["GML32", "GML3", "GEOJSON"], "geojson", "s") == ["GEOJSON"]
+    with _Canned(_arcgis) as server:
+        config = WfsSource(url=server.url, typename="DEA:Defibrillateurs", output_format="Gml32",
+                           page_size=5)
+        harvest = harvest_wfs(config, source_id="spw/dea")
+    frame = harvest.frame
+    assert harvest.stats["output_format"] == "GML32" and harvest.stats["pages"] == 3  # 5 + 5 + 2
+    assert [p["OUTPUTFORMAT"] for p in server.asked("GetFeature")] == ["GML32"] * 3
+    assert len(server.requests) == 1 + 1 + 3  # capabilities, schema, pages: all to the configured URL
+    assert list(frame[SOURCE_ROW]) == [f"Defibrillateurs.{i + 1}" for i in range(ARCGIS_TOTAL)]
+    assert "SHAPE" not in frame.columns and harvest.stats["outside_wallonia"] == 0
+    _assert_close(_geometry(frame, "OBJECTID", 1)["coordinates"], [4.8, 50.4], tol=1e-6)
+    assert not any("SORTBY" in p for p in server.asked("GetFeature"))  # no order asked, none sent
+
+
+def test_arcgis_sort_by_objectid():
+    """ArcGIS Server declares ImplementsSorting in its filter capabilities: OBJECTID orders the pages."""
+    with _Canned(_arcgis) as server:
+        config = WfsSource(url=server.url, typename="Defibrillateurs", output_format="GML32", page_size=5,
+                           sort_by="OBJECTID")
+        harvest = harvest_wfs(config, source_id="s")
+    assert harvest.stats["sorted_by"] == "OBJECTID"
+    assert [p["SORTBY"] for p in server.asked("GetFeature")] == ["OBJECTID ASC"] * 3
+
+
+# GeoServer 2.x: GeoJSON features carry ids and numberMatched is given; in GML 3.2 with a URN
+# EPSG:4326 srsName the positions are lat,lon.
+GEOSERVER_CAPABILITIES = b"""<?xml version="1.0" encoding="UTF-8"?>
+<wfs:WFS_Capabilities version="2.0.0" xmlns:wfs="http://www.opengis.net/wfs/2.0"
+ xmlns:ows="http://www.opengis.net/ows/1.1" xmlns:xlink="http://www.w3.org/1999/xlink">
+ <ows:OperationsMetadata>
+  <ows:Operation name="GetFeature"><ows:DCP><ows:HTTP>
+  <ows:Get xlink:href="http://geoserver:8080/geoserver/ows"/></ows:HTTP></ows:DCP>
+  <ows:Parameter name="outputFormat"><ows:AllowedValues>
+   <ows:Value>application/gml+xml; version=3.2</ows:Value><ows:Value>text/xml; subtype=gml/3.1.1</ows:Value>
+   <ows:Value>text/xml; subtype=gml/2.1.2</ows:Value><ows:Value>application/json</ows:Value>
+   <ows:Value>json</ows:Value><ows:Value>SHAPE-ZIP</ows:Value></ows:AllowedValues></ows:Parameter>
+  </ows:Operation>
+  <ows:Constraint name="ImplementsResultPaging"><ows:NoValues/><ows:DefaultValue>TRUE</ows:DefaultValue>
+  </ows:Constraint>
+ </ows:OperationsMetadata>
+ <FeatureTypeList xmlns="http://www.opengis.net/wfs/2.0"><FeatureType xmlns:namur="https://namur.be">
+  <Name>namur:dea</Name><Title>dea</Title><DefaultCRS>urn:ogc:def:crs:EPSG::31370</DefaultCRS>
+  <OtherCRS>urn:ogc:def:crs:EPSG::4326</OtherCRS></FeatureType></FeatureTypeList>
+</wfs:WFS_Capabilities>"""
+GEOSERVER_SCHEMA = b"""<?xml version="1.0" encoding="UTF-8"?>
+<xsd:schema xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:gml="http://www.opengis.net/gml/3.2"
+ xmlns:namur="https://namur.be" elementFormDefault="qualified" targetNamespace="https://namur.be">
+ <xsd:complexType name="deaType"><xsd:complexContent><xsd:extension base="gml:AbstractFeatureType">
+  <xsd:sequence>
+   <xsd:element maxOccurs="1" minOccurs="0" name="geom" nillable="true" type="gml:PointPropertyType"/>
+   <xsd:element maxOccurs="1" minOccurs="0" name="ident" nillable="true" type="xsd:string"/>
+   <xsd:element maxOccurs="1" minOccurs="0" name="n" nillable="true" type="xsd:int"/>
+  </xsd:sequence></xsd:extension></xsd:complexContent></xsd:complexType>
+ <xsd:element name="dea" substitutionGroup="gml:AbstractFeature" type="namur:deaType"/>
+</xsd:schema>"""
+
+
+def _geoserver(params: dict[str, str]) -> tuple[int, str, bytes]:
+    request = params.get("REQUEST", "").lower()
+    if request == "getcapabilities":
+        return 200, "application/xml", GEOSERVER_CAPABILITIES
+    if request == "describefeaturetype":
+        return 200, "application/xml", GEOSERVER_SCHEMA
+    rows = _page(params, len(PLACES))
+    if params.get("OUTPUTFORMAT") == "application/json":
+        features = [
+            {"type": "Feature", "id": f"dea.{i + 1}", "geometry_name": "geom",
+             "geometry": {"type": "Point", "coordinates": list(_to_lambert(*PLACES[i][2:]))},
+             "properties": {"ident": PLACES[i][0], "n": i}}
+            for i in rows
+        ]
+        crs = {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::31370"}}
+        body = {"type": "FeatureCollection", "features": features, "totalFeatures": len(PLACES),
+                "numberMatched": len(PLACES), "numberReturned": len(features), "crs": crs}
+        return 200, "application/json", json.dumps(body).encode()
+    assert params["SRSNAME"] == "urn:ogc:def:crs:EPSG::4326"  # the test asks for lat,lon in URN form
+    members = "".join(
+        f"""<wfs:member><namur:dea gml:id="dea.{i + 1}"><namur:geom><gml:Point gml:id="p{i}"
+ srsName="urn:ogc:def:crs:EPSG::4326" srsDimension="2"><gml:pos>{PLACES[i][3]} {PLACES[i][2]}</gml:pos>
+ </gml:Point></namur:geom><namur:ident>{PLACES[i][0]}</namur:ident><namur:n>{i}</namur:n></namur:dea>
+ </wfs:member>"""
+        for i in rows
+    )
+    body = f"""<?xml version="1.0" encoding="UTF-8"?><wfs:FeatureCollection
+ xmlns:wfs="http://www.opengis.net/wfs/2.0" xmlns:gml="http://www.opengis.net/gml/3.2"
+ xmlns:namur="https://namur.be"
+ numberMatched="{len(PLACES)}" numberReturned="{len(rows)}">{members}</wfs:FeatureCollection>"""
+    return 200, "application/gml+xml; version=3.2", body.encode()
+
+
+def test_geoserver_geojson_with_ids():
+    """GeoServer: its GeoJSON features carry ids, so the one-feature probe keeps GeoJSON; numberMatched
+    is given and the pages follow it."""
+    with _Canned(_geoserver) as server:
+        harvest = harvest_wfs(WfsSource(url=server.url, typename="dea", page_size=10), source_id="s")
+        asked = server.asked("GetFeature")
+    frame = harvest.frame
+    assert harvest.stats["output_format"] == "application/json" and harvest.stats["pages"] == 3
+    assert [p["COUNT"] for p in asked] == ["1", "10", "10", "10"]  # the probe, then 10 + 10 + 7
+    assert list(frame[SOURCE_ROW]) == [f"dea.{i + 1}" for i in range(len(PLACES))]
+    assert list(frame["n"]) == list(range(len(PLACES))) and not server.asked("DescribeFeatureType")
+    _assert_close(_geometry(frame, "ident", "D02")["coordinates"], [5.5797, 50.6326], tol=1e-6)
+
+
+def test_geoserver_urn_epsg_4326_is_lat_lon():
+    """GeoServer, GML 3.2 asked in urn:ogc:def:crs:EPSG::4326: positions come lat,lon (the CRS's own
+    axis order) and must be swapped to GeoJSON lon,lat; ints typed from xsd:int."""
+    with _Canned(_geoserver) as server:
+        config = WfsSource(url=server.url, typename="namur:dea", srs="EPSG:4326",
+                           output_format="application/gml+xml; version=3.2")
+        harvest = harvest_wfs(config, source_id="s")
+    frame = harvest.frame
+    assert harvest.stats["srs"] == "urn:ogc:def:crs:EPSG::4326" and harvest.stats["outside_wallonia"] == 0
+    for ident, _, lon, lat in PLACES:
+        assert json.loads(frame.loc[frame["ident"] == ident, GEOMETRY].iloc[0])["coordinates"] == [lon, lat]
+    assert str(frame["n"].dtype) == "Int64"
+
+
+# QGIS Server 3.x: WFS 1.0 and 1.1 only (it answers 1.1.0 capabilities whatever is asked), GML 3.1.1
+# with 3D positions (srsDimension="3") for layers with Z, srsName written "EPSG:31370".
+QGIS_CAPABILITIES = b"""<?xml version="1.0" encoding="utf-8"?>
+<WFS_Capabilities xmlns="http://www.opengis.net/wfs" xmlns:ows="http://www.opengis.net/ows"
+ xmlns:xlink="http://www.w3.org/1999/xlink" xmlns:ogc="http://www.opengis.net/ogc" version="1.1.0">
+ <ows:OperationsMetadata><ows:Operation name="GetFeature"><ows:DCP><ows:HTTP>
+  <ows:Get xlink:href="http://qgis.local/cgi-bin/qgis_mapserv.fcgi?MAP=/srv/projets/voirie.qgs&amp;"/>
+  </ows:HTTP></ows:DCP><ows:Parameter name="outputFormat">
+  <ows:Value>text/xml; subtype=gml/2.1.2</ows:Value><ows:Value>text/xml; subtype=gml/3.1.1</ows:Value>
+  </ows:Parameter></ows:Operation></ows:OperationsMetadata>
+ <FeatureTypeList><FeatureType><Name>troncons</Name><Title>troncons</Title>
+ <DefaultSRS>EPSG:31370</DefaultSRS></FeatureType></FeatureTypeList>
+</WFS_Capabilities>"""
+QGIS_SCHEMA = b"""<schema xmlns="http://www.w3.org/2001/XMLSchema" xmlns:gml="http://www.opengis.net/gml"
+ xmlns:qgs="http://www.qgis.org/gml" targetNamespace="http://www.qgis.org/gml" elementFormDefault="qualified">
+ <import namespace="http://www.opengis.net/gml"
+  schemaLocation="http://schemas.opengis.net/gml/3.1.1/base/gml.xsd"/>
+ <element type="qgs:tronconsType" substitutionGroup="gml:_Feature" name="troncons"/>
+ <complexType name="tronconsType"><complexContent><extension base="gml:AbstractFeatureType"><sequence>
+  <element minOccurs="0" maxOccurs="1" type="gml:MultiLineStringPropertyType" name="geometry"/>
+  <element type="long" name="fid"/><element nillable="true" type="string" name="rue"/>
+  <element nillable="true" type="double" name="longueur"/>
+ </sequence></extension></complexContent></complexType>
+</schema>"""
+QGIS_TOTAL = 13
+
+
+def _qgis(params: dict[str, str]) -> tuple[int, str, bytes]:
+    request = params.get("REQUEST", "").lower()
+    assert params.get("MAP") == "/srv/projets/voirie.qgs"  # the project parameter stays on every call
+    if request == "getcapabilities":
+        return 200, "text/xml; charset=utf-8", QGIS_CAPABILITIES
+    if request == "describefeaturetype":
+        return 200, "text/xml; charset=utf-8", QGIS_SCHEMA
+    assert params["VERSION"] == "1.1.0" and "COUNT" not in params
+    members = []
+    for i in _page(params, QGIS_TOTAL):
+        x, y = NAMUR[0] + 100 * i, NAMUR[1]
+        members.append(f"""<gml:featureMember><qgs:troncons gml:id="troncons.{i}"><qgs:geometry>
+ <gml:LineString srsName="EPSG:31370"><gml:posList srsDimension="3">{x} {y} 101.5 {x + 50} {y + 25} 102
+ </gml:posList></gml:LineString></qgs:geometry><qgs:fid>{i}</qgs:fid><qgs:rue>Rue {i}</qgs:rue>
+ <qgs:longueur>{55.9 + i}</qgs:longueur></qgs:troncons></gml:featureMember>""")
+    body = f"""<wfs:FeatureCollection xmlns:wfs="http://www.opengis.net/wfs"
+ xmlns:gml="http://www.opengis.net/gml" xmlns:qgs="http://www.qgis.org/gml">{"".join(members)}
+</wfs:FeatureCollection>"""
+    return 200, "text/xml; subtype=gml/3.1.1; charset=utf-8", body.encode()
+
+
+def test_qgis_server_speaks_wfs_1_1_only():
+    """QGIS Server: no WFS 2.0, so negotiation lands on 1.1.0 (MAXFEATURES paging, no cap declared);
+    3D GML 3 lines lose their z; the MAP parameter of the configured URL is kept on every request."""
+    with _Canned(_qgis) as server:
+        config = WfsSource(url=server.url + "?MAP=/srv/projets/voirie.qgs", typename="troncons", page_size=5)
+        harvest = harvest_wfs(config, source_id="s")
+    assert server.asked("GetCapabilities")[0]["ACCEPTVERSIONS"] == "2.0.0,1.1.0,1.0.0"  # 2.0 was offered
+    frame = harvest.frame
+    assert harvest.stats["version"] == "1.1.0" and harvest.stats["pages"] == 3  # 5 + 5 + 3
+    assert harvest.stats["output_format"] == "text/xml; subtype=gml/3.1.1"
+    assert list(frame["fid"]) == list(range(QGIS_TOTAL)) and str(frame["fid"].dtype) == "Int64"
+    assert frame["longueur"].iloc[2] == pytest.approx(57.9)
+    line = _geometry(frame, "rue", "Rue 4")
+    expected = _to_wgs84([[NAMUR[0] + 400, NAMUR[1]], [NAMUR[0] + 450, NAMUR[1] + 25]])
+    assert line["type"] == "LineString"
+    _assert_close(line["coordinates"], expected)
