@@ -10,7 +10,9 @@ Here every request goes to the URL the catalogue gives, and:
   (paging that is not stable would silently lose rows);
 - the next page is asked for while the current one is read (still one request at a time);
 - the output format is picked from the advertised list: GeoJSON when offered and its features carry
-  ids (asked with a one-feature request: MapServer's carry none), else GML 3.2/3.1/2;
+  ids (asked with a one-feature request: MapServer's carry none) or `feature_id` names the attribute
+  that identifies them, else GML 3.2/3.1/2;
+- pages are asked in a stable order (SORTBY `sort_by`, else `feature_id`) when the server sorts;
 - geometry is requested in the layer's native CRS and reprojected here with pyproj to WGS84
   [lon, lat] GeoJSON text (servers disagree on axis order for EPSG:4326; projected Belgian CRSs are
   unambiguous). Axis order: WFS 1.1/2.0 GML follows the CRS definition (lat,lon for EPSG:4326),
@@ -87,7 +89,10 @@ class WfsSource(BaseModel):
     """Stop after this many features (for trials); empty = all."""
     sort_by: str | None = None
     """Attribute to page in the order of (SORTBY), when the server implements sorting (WFS 2.0): makes
-    paging deterministic. Give a unique attribute such as OBJECTID; empty = no sort."""
+    paging deterministic. Give a unique attribute such as OBJECTID; empty = feature_id, if given."""
+    feature_id: str | None = None
+    """Attribute identifying a feature, used as its row id when the output format carries no feature id
+    (MapServer's GeoJSON), so that GeoJSON can be used and paging checked there."""
     username_env: str | None = None
     """Name of the environment variable holding the HTTP Basic user name, if the service needs one."""
     password_env: str | None = None
@@ -873,8 +878,9 @@ def harvest_wfs(config: WfsSource, *, source_id: str, base_dir: Path | None = No
     ftype = _find_type(caps, config.typename, source_id, client.safe)
     formats = _choose_formats(ftype.formats or caps.formats, config.output_format, source_id)
     srs = _request_srs(ftype, config.srs, version)
-    geojson_first = len(formats) > 1 and _format_kind(formats[0] or "") == "geojson"
-    if geojson_first and not _geojson_has_ids(client, _getfeature(version, ftype.name, formats[0], srs)):
+    # GeoJSON first needs feature ids: from feature_id, or from the features themselves (asked).
+    probe = len(formats) > 1 and _format_kind(formats[0] or "") == "geojson" and not config.feature_id
+    if probe and not _geojson_has_ids(client, _getfeature(version, ftype.name, formats[0], srs)):
         log.info("%s: GeoJSON features carry no ids, harvesting as GML instead", source_id)
         formats = formats[1:]
     stats: dict[str, Any] = {"version": version, "typename": ftype.name, "srs": srs}
@@ -882,7 +888,7 @@ def harvest_wfs(config: WfsSource, *, source_id: str, base_dir: Path | None = No
     # GML carries only text: its numbers and booleans are typed from the feature type's schema.
     is_gml = formats[0] is None or _format_kind(formats[0]) != "geojson"
     types = _describe_types(client, version, ftype.name) if is_gml else None
-    sort_by = config.sort_by if caps.sorting and version == "2.0.0" else None
+    sort_by = (config.sort_by or config.feature_id) if caps.sorting and version == "2.0.0" else None
     if config.sort_by and not sort_by:
         log.warning("%s: the WFS does not implement sorting (WFS 2.0): paging in its own order", source_id)
     frames, ids, outside = _harvest_pages(
@@ -990,6 +996,10 @@ def _harvest_pages(
             except _Refused as refused:
                 if pages or "SORTBY" not in base:
                     raise
+                if not config.sort_by:  # the order was our idea (feature_id): page in the server's own
+                    log.warning("%s: the WFS refused SORTBY (%s): paging unsorted", source_id, refused.reason)
+                    del base["SORTBY"], stats["sorted_by"]
+                    continue
                 raise SourceError(
                     source_id,
                     f"the WFS at {client.safe} refused to sort {typename} by {sort_by!r}: {refused.reason}",
@@ -1017,6 +1027,8 @@ def _harvest_pages(
             n = len(page.records)
             if n == 0:
                 break
+            if config.feature_id and any(i is None for i in page.ids):
+                page.ids = _attribute_ids(page, config.feature_id, typename, source_id)
             ids = pd.Series(page.ids, dtype=object)
             if pages == 1 and (ids.isna().any() or ids.duplicated().any()):
                 ids_are_positions = True  # missing or repeated ids cannot identify rows
@@ -1058,3 +1070,13 @@ def _harvest_pages(
         stats["feature_ids"] = "position"
         log.warning("%s: features carry no (unique) ids; _source_row holds their position", source_id)
     return frames, all_ids, outside
+
+
+def _attribute_ids(page: _Page, name: str, typename: str, source_id: str) -> list[Any]:
+    """The `feature_id` attribute of the page's features, as their ids."""
+    if name not in page.records[0]:
+        attributes = ", ".join(k for k in page.records[0] if k != GEOMETRY)
+        raise SourceError(
+            source_id, f"feature_id {name!r} is not an attribute of {typename}", f"use one of: {attributes}"
+        )
+    return [record.get(name) for record in page.records]

@@ -984,3 +984,32 @@ def test_qgis_server_speaks_wfs_1_1_only():
     expected = _to_wgs84([[NAMUR[0] + 400, NAMUR[1]], [NAMUR[0] + 450, NAMUR[1] + 25]])
     assert line["type"] == "LineString"
     _assert_close(line["coordinates"], expected)
+
+
+def test_feature_id_lets_mapserver_geojson_be_used(wfs_url):
+    """MapServer's GeoJSON carries no feature ids: with feature_id the attribute identifies the rows, so
+    GeoJSON is chosen without a probe, pages are sorted on it and repeated ids would still be caught."""
+    from urllib.parse import parse_qs
+
+    gate = _Gate(wfs_url)
+    try:
+        config = WfsSource(url=gate.url, typename="defibrillateurs", feature_id="ident")
+        harvest = harvest_wfs(config, source_id="s")
+    finally:
+        gate.close()
+    assert harvest.stats["output_format"] == "application/json; subtype=geojson"
+    assert harvest.stats["sorted_by"] == "ident" and harvest.stats["pages"] == 3
+    assert "feature_ids" not in harvest.stats  # not positions
+    assert list(harvest.frame[SOURCE_ROW]) == [p[0] for p in PLACES]
+    pages = [parse_qs(p.partition("?")[2]) for p in gate.paths if "REQUEST=GetFeature" in p]
+    assert [q["COUNT"] for q in pages] == [["10"]] * 3  # no one-feature probe
+    assert not any("DescribeFeatureType" in p for p in gate.paths)  # GeoJSON is typed already
+
+
+def test_feature_id_unknown_is_a_clear_error(wfs_url, caplog):
+    """A feature_id that names no attribute: MapServer refuses to sort on it (the harvest then pages
+    unsorted, since the order was the harvester's idea), and the missing attribute is reported."""
+    config = WfsSource(url=wfs_url, typename="defibrillateurs", feature_id="identt", output_format="geojson")
+    with pytest.raises(SourceError, match=r"feature_id 'identt' is not an attribute of .*use one of: ident,"):
+        harvest_wfs(config, source_id="s")
+    assert "refused SORTBY" in caplog.text and "Invalid SORTBY clause" in caplog.text
