@@ -1,5 +1,6 @@
 """The production instance config (deploy/dagster.production.yaml) with the demo, on the real PostgreSQL."""
 
+import gc
 import shutil
 import time
 import uuid
@@ -54,6 +55,9 @@ def test_demo_runs_with_postgres_storage(postgres_database, demo_wfs, tmp_path, 
     from omv_pipelines.definitions import build_definitions
 
     catalog = load_catalog(catalog_dir)
+    # An instance left undisposed by an earlier test resets Dagster's current defs-state storage when the
+    # garbage collector finally disposes it, possibly in the middle of this test: collect it first.
+    gc.collect()
     # As a context manager the instance is also the one Dagster consults while resolving definitions.
     with dg.DagsterInstance.from_config(str(home)) as instance:
         defs = build_definitions()
