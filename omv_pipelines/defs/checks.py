@@ -15,7 +15,7 @@ import pandas as pd
 from omv_pipelines.catalog.communes import Commune
 from omv_pipelines.defs.metadata import markdown_table
 from omv_pipelines.normalise import NormaliseResult
-from omv_pipelines.normalise.geometry import in_wallonia
+from omv_pipelines.normalise.geometry import from_geojson
 from omv_pipelines.publish.safety import can_force, refusal_reason
 from omv_pipelines.schemas import DatasetSchema
 
@@ -36,7 +36,7 @@ def table_check_specs(key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
         dg.AssetCheckSpec(SCHEMA, asset=key, description="Columns, order and types are exactly the schema's; required fields filled."),
         dg.AssetCheckSpec(INS_CODE, asset=key, description="Every row's ins_code is the commune of the partition."),
         dg.AssetCheckSpec(UNIQUE_IDS, asset=key, description="Every id appears once and starts with the commune's INS code."),
-        dg.AssetCheckSpec(IN_WALLONIA, asset=key, description="Every point lies inside Wallonia (lon 2.8–6.5, lat 49.4–50.9)."),
+        dg.AssetCheckSpec(IN_WALLONIA, asset=key, description="Every vertex of every geometry lies inside Wallonia (lon 2.8–6.5, lat 49.4–50.9)."),
         dg.AssetCheckSpec(
             ROW_DROP, asset=key, blocking=True,
             description="Blocks publication of an empty table or one that lost more rows than allowed since the last publication.",
@@ -64,11 +64,6 @@ def schema_problems(table: pd.DataFrame, schema: DatasetSchema) -> list[str]:
         if spec.get("constraints", {}).get("required") and table[spec["name"]].isna().any():
             problems.append(f"{spec['name']}: required but {int(table[spec['name']].isna().sum())} empty")
     return problems
-
-
-def _points(table: pd.DataFrame, column: str) -> tuple[pd.Series, pd.Series]:
-    parts = table[column].astype("string").str.extract(r'"coordinates": \[(-?[\d.eE+-]+), (-?[\d.eE+-]+)\], "type": "Point"')
-    return pd.to_numeric(parts[0], errors="coerce"), pd.to_numeric(parts[1], errors="coerce")
 
 
 def table_checks(
@@ -102,11 +97,12 @@ def table_checks(
     )
     geometry = next((f["name"] for f in schema.fields if f["type"] == "geojson"), None)
     if geometry and geometry in table:
-        lon, lat = _points(table, geometry)
-        outside = int((lon.notna() & ~in_wallonia(lon, lat)).sum())
+        # Every vertex of every geometry, read back from the published GeoJSON text.
+        shapes = from_geojson(table[geometry])
+        wrong = shapes.outside_wallonia | shapes.swapped | shapes.unreadable
         yield dg.AssetCheckResult(
-            check_name=IN_WALLONIA, asset_key=key, passed=outside == 0,
-            metadata={"points": int(lon.notna().sum()), "outside": outside},
+            check_name=IN_WALLONIA, asset_key=key, passed=not wrong.any(),
+            metadata={"geometries": int(table[geometry].notna().sum()), "outside": int(wrong.sum())},
         )
     else:
         yield dg.AssetCheckResult(check_name=IN_WALLONIA, asset_key=key, passed=True, metadata={"note": "no geometry"})
