@@ -17,7 +17,6 @@ import sys
 from pathlib import Path
 
 
-
 def _dagster_home() -> Path:
     """DAGSTER_HOME, defaulting to ./.dagster_home seeded with the project's dagster.yaml."""
     home = Path(os.environ.get("DAGSTER_HOME") or ".dagster_home").resolve()
