@@ -69,7 +69,9 @@ def harvest_dataset(
 def normalise_dataset(entry: CatalogEntry, dataset_key: str, raw: pd.DataFrame) -> NormaliseResult:
     config = entry.config
     try:
-        return normalise(raw, get_schema(dataset_key), config.datasets[dataset_key].mapping, config.commune)
+        return normalise(
+            raw, get_schema(dataset_key), config.datasets[dataset_key].mapping, config.commune, bbox=config.bbox
+        )
     except MappingError as exc:
         raise FlowError(
             config.ins_code, config.commune.name, dataset_key,

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from omv_pipelines.catalog.communes import Commune, lookup, slugify
+from omv_pipelines.catalog.communes import WALLONIA_BBOX, Commune, lookup, slugify
 from omv_pipelines.normalise.config import Mapping
 from omv_pipelines.schemas import DATASETS
 from omv_pipelines.sources.spreadsheet import SpreadsheetSource
@@ -97,6 +97,11 @@ class CommuneConfig(BaseModel):
     )
     odwb: OdwbNaming = Field(default_factory=OdwbNaming)
     datasets: dict[str, DatasetConfig] = Field(..., description="Datasets provided, keyed 'theme/dataset'.")
+    bbox: tuple[float, float, float, float] | None = Field(
+        None,
+        description="The commune's bounding box in WGS84, [lon_min, lat_min, lon_max, lat_max], e.g. from its "
+        "own GIS; points outside it are rejected. Without it, points are only held to Wallonia.",
+    )
 
     @field_validator("ins_code", mode="before")
     @classmethod
@@ -120,6 +125,19 @@ class CommuneConfig(BaseModel):
         unknown = sorted(set(value) - set(DATASETS))
         if unknown:
             raise ValueError(f"unknown dataset(s) {', '.join(unknown)}; known: {', '.join(sorted(DATASETS))}")
+        return value
+
+    @field_validator("bbox")
+    @classmethod
+    def _bbox_in_wallonia(cls, value: tuple[float, float, float, float] | None):
+        if value is None:
+            return value
+        lon_min, lat_min, lon_max, lat_max = value
+        w_lon_min, w_lat_min, w_lon_max, w_lat_max = WALLONIA_BBOX
+        if not (lon_min < lon_max and lat_min < lat_max):
+            raise ValueError("expected [lon_min, lat_min, lon_max, lat_max] with min < max (WGS84 degrees)")
+        if lon_min < w_lon_min or lon_max > w_lon_max or lat_min < w_lat_min or lat_max > w_lat_max:
+            raise ValueError(f"the box {list(value)} is not inside Wallonia {list(WALLONIA_BBOX)}: check the lon/lat order")
         return value
 
     @model_validator(mode="after")

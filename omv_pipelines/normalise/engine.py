@@ -91,8 +91,19 @@ def _quoted(values: pd.Series) -> pd.Series:
     return "'" + values.fillna("").astype("string") + "'"
 
 
-def normalise(raw: pd.DataFrame, schema: DatasetSchema, mapping: Mapping, commune: Commune) -> NormaliseResult:
-    """Map, type and validate a harvested table. Raises MappingError only for whole-table problems."""
+def normalise(
+    raw: pd.DataFrame,
+    schema: DatasetSchema,
+    mapping: Mapping,
+    commune: Commune,
+    *,
+    bbox: tuple[float, float, float, float] | None = None,
+) -> NormaliseResult:
+    """Map, type and validate a harvested table. Raises MappingError only for whole-table problems.
+
+    `bbox` (lon_min, lat_min, lon_max, lat_max), when the commune declares one, rejects points outside it;
+    lines and polygons may rightly cross a commune's border and are only held to Wallonia.
+    """
     for column in (SOURCE_ID, SOURCE_ROW):
         if column not in raw.columns:
             raise MappingError(f"the harvested table has no {column} provenance column")
@@ -122,6 +133,9 @@ def normalise(raw: pd.DataFrame, schema: DatasetSchema, mapping: Mapping, commun
                          "forms) or x/y numbers", geometries.source_text)
             problems.add(geometries.outside_wallonia, name, "outside_wallonia",
                          "coordinates are outside Wallonia; check the CRS of the source (Lambert 72 is EPSG:31370)", geometries.source_text)
+            if bbox is not None:
+                problems.add(_points_outside(geometries.geojson, bbox) & ~geometries.outside_wallonia, name, "outside_commune",
+                             f"point outside {commune.name}'s bounding box {list(bbox)} (set in the catalogue)", geometries.source_text)
             problems.add(geometries.swapped, name, "swapped_coordinates",
                          "latitude and longitude were swapped; they have been put in [lon, lat] order", geometries.source_text, "warning")
             continue
@@ -163,6 +177,14 @@ def normalise(raw: pd.DataFrame, schema: DatasetSchema, mapping: Mapping, commun
         matched_columns=resolver.used,
         source_rows=len(raw),
     )
+
+
+def _points_outside(geojson: pd.Series, bbox: tuple[float, float, float, float]) -> pd.Series:
+    """Points (in the canonical text the geometry module writes) that fall outside the box."""
+    parts = geojson.str.extract(r'^\{"coordinates": \[(-?[\d.eE+-]+), (-?[\d.eE+-]+)\], "type": "Point"\}$')
+    lon, lat = pd.to_numeric(parts[0], errors="coerce"), pd.to_numeric(parts[1], errors="coerce")
+    lon_min, lat_min, lon_max, lat_max = bbox
+    return lon.notna() & ~(lon.between(lon_min, lon_max) & lat.between(lat_min, lat_max))
 
 
 _CASTERS = {

@@ -126,3 +126,12 @@ def test_json_schema_accepts_the_demo_files():
     schema = json.loads(catalog_json_schema())
     for path in DEMO_CATALOG.glob("*.yaml"):
         jsonschema.validate(yaml.safe_load(path.read_text(encoding="utf-8")), schema)
+
+
+def test_bbox_must_be_ordered_and_inside_wallonia(tmp_path):
+    config = load_file(write(tmp_path, "n.yaml", GOOD + "bbox: [4.72, 50.38, 4.98, 50.53]\n"))
+    assert config.bbox == (4.72, 50.38, 4.98, 50.53)
+    with pytest.raises(CatalogError, match=r"bbox: .*not inside Wallonia .*check the lon/lat order"):
+        load_file(write(tmp_path, "m.yaml", GOOD + "bbox: [50.38, 4.72, 50.53, 4.98]\n"))
+    with pytest.raises(CatalogError, match=r"bbox: .*min < max"):
+        load_file(write(tmp_path, "o.yaml", GOOD + "bbox: [4.98, 50.38, 4.72, 50.53]\n"))

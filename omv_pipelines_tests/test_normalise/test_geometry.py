@@ -158,3 +158,20 @@ def test_second_geometry_field_reads_geojson_or_wkt():
     assert zones[1] == '{"coordinates": [[4.86, 50.46], [4.87, 50.47]], "type": "LineString"}'
     assert zones[2] is None or zones[2] is pd.NA
     assert result.valid["type"].tolist() == ["Plaine de jeux"] * n
+
+
+def test_points_outside_the_communes_declared_bbox_are_rejected():
+    from omv_pipelines.catalog.communes import lookup
+    from omv_pipelines.normalise import Mapping, normalise
+    from omv_pipelines.schemas import get_schema
+    from omv_pipelines_tests.test_normalise.helpers import LONLAT, raw_table
+
+    # Namur's centre, then Liège (in Wallonia but not in Namur), then Paris (outside both: one reason only)
+    data = defibrillators(3, lon=[4.8671, 5.5707, 2.3522], lat=[50.4651, 50.6451, 48.8566])
+    result = normalise(
+        raw_table(data), get_schema("resilience/defibrillateurs"), Mapping(geometry=LONLAT), lookup("92094"),
+        bbox=(4.72, 50.38, 4.98, 50.53),
+    )
+    assert [p[:3] for p in problems(result)] == [("3", "coordinates", "outside_commune"), ("4", "coordinates", "outside_wallonia")]
+    assert "Namur's bounding box" in result.rejected.set_index("error_type").loc["outside_commune", "message"]
+    assert len(result.valid) == 1
