@@ -14,7 +14,7 @@ import pandas as pd
 
 from omv_pipelines.catalog.loader import CatalogEntry
 from omv_pipelines.normalise import MappingError, NormaliseResult, normalise
-from omv_pipelines.publish.csv_format import content_hash, to_csv_bytes
+from omv_pipelines.publish.csv_format import render
 from omv_pipelines.publish.export import export_dataset
 from omv_pipelines.publish.metadata import dataset_metadata
 from omv_pipelines.schemas import DatasetSchema, get_schema
@@ -134,10 +134,10 @@ def export_table(
     metadata: dict[str, object],
     report: pd.DataFrame | None = None,
 ) -> Publication:
-    data = to_csv_bytes(table, schema)
+    data, digest = render(table, schema)
     report_csv = report.to_csv(index=False, lineterminator="\r\n").encode("utf-8") if report is not None else None
     result = export_dataset(
-        folder, dataset_id, data, content_hash=content_hash(data), row_count=len(table),
+        folder, dataset_id, data, content_hash=digest, row_count=len(table),
         metadata=metadata | {"schema": schema.key, "standard": schema.standard}, report_csv=report_csv,
     )
     return Publication(dataset_id, "export", str(result.csv_path), result.content_hash, len(table), result.status)

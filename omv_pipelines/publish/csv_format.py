@@ -44,3 +44,9 @@ def to_csv_bytes(table: pd.DataFrame, schema: DatasetSchema) -> bytes:
 def content_hash(data: bytes) -> str:
     """Identity of a published file: an unchanged table gives the same hash and is not published again."""
     return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def render(table: pd.DataFrame, schema: DatasetSchema) -> tuple[bytes, str]:
+    """The published file and its content hash, as every target needs them."""
+    data = to_csv_bytes(table, schema)
+    return data, content_hash(data)

@@ -6,7 +6,7 @@ of communes or schemas.
 
 from __future__ import annotations
 
-from omv_pipelines.publish.csv_format import content_hash, to_csv_bytes
+from omv_pipelines.publish.csv_format import render
 from omv_pipelines.schemas import DatasetSchema
 
 # Fields of our metadata that the Opendatasoft "default" template does not have (kept in exports only).
@@ -40,13 +40,13 @@ def publish_to_odwb(
     from omv_pipelines.publish.odwb import OdwbClient
     from omv_pipelines.publish.odwb_sync import publish_table
 
-    data = to_csv_bytes(table, schema)
+    data, digest = render(table, schema)
     with OdwbClient(base_url, api_key) as client:
         result = publish_table(
             client,
             dataset_id=dataset_id,
             csv_bytes=data,
-            content_hash=content_hash(data),
+            content_hash=digest,
             row_count=len(table),
             metadata=odwb_metadata(metadata, license_id=license_id, theme_id=theme_id),
             fields=schema.fields,
