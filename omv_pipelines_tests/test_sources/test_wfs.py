@@ -316,6 +316,27 @@ VERSION_REQUIRED = b"""<ows:ExceptionReport xmlns:ows="http://www.opengis.net/ow
 </ows:Exception></ows:ExceptionReport>"""
 
 
+class _QuietHandler(BaseHTTPRequestHandler):
+    """Base of the loopback servers below: one way to answer, and no request log on the test output."""
+
+    def answer(self, code: int, body: bytes, content_type: str) -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def _serve(handler: type[BaseHTTPRequestHandler], path: str) -> tuple[ThreadingHTTPServer, str]:
+    """Serve `handler` on a free loopback port in a daemon thread; returns the server and its URL."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd, f"http://127.0.0.1:{httpd.server_address[1]}{path}"
+
+
 class _Gate:
     """A loopback HTTP front for the WFS: fails the first requests, checks Basic auth, relays the rest."""
 
@@ -334,35 +355,23 @@ class _Gate:
         self.seen = 0
         self.paths: list[str] = []
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(_QuietHandler):
             def do_GET(self):  # noqa: N802
                 gate.seen += 1
                 gate.paths.append(self.path)
                 if auth and self.headers.get("Authorization") != auth:
-                    self._answer(401, b"login required", "text/plain")
+                    self.answer(401, b"login required", "text/plain")
                 elif refuse_unversioned and not re.search(r"[?&]VERSION=", self.path, re.IGNORECASE):
-                    self._answer(400, VERSION_REQUIRED, "text/xml")
+                    self.answer(400, VERSION_REQUIRED, "text/xml")
                 elif gate.seen <= failures:
-                    self._answer(status, b"<html><body><h1>backend is down</h1></body></html>", "text/html")
+                    self.answer(status, b"<html><body><h1>backend is down</h1></body></html>", "text/html")
                 else:
                     params = self.path.partition("?")[2].split("&")
                     query = "&".join(p for p in params if not p.upper().startswith(drop))
                     resp = requests.get(f"{upstream}?{query}", timeout=30)
-                    self._answer(resp.status_code, resp.content, resp.headers.get("Content-Type", ""))
+                    self.answer(resp.status_code, resp.content, resp.headers.get("Content-Type", ""))
 
-            def _answer(self, code: int, body: bytes, content_type: str):
-                self.send_response(code)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/wfs"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.httpd, self.url = _serve(Handler, "/wfs")
 
     def close(self):
         self.httpd.shutdown()
@@ -629,24 +638,15 @@ class _Canned:
         canned = self
         self.requests: list[dict[str, str]] = []
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(_QuietHandler):
             def do_GET(self):  # noqa: N802
                 query = self.path.partition("?")[2]
                 params = {k.upper(): v for k, v in parse_qsl(query, keep_blank_values=True)}
                 canned.requests.append(params)
                 code, content_type, body = answer(params)
-                self.send_response(code)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                self.answer(code, body, content_type)
 
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/arcgis/services/DEA/MapServer/WFSServer"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.httpd, self.url = _serve(Handler, "/arcgis/services/DEA/MapServer/WFSServer")
 
     def __enter__(self):
         return self
