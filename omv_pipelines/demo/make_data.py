@@ -80,21 +80,27 @@ def _lambert72(lon: float, lat: float) -> tuple[float, float]:
     return round(x, 2), round(y, 2)
 
 
-def make_namur(path: Path) -> None:
+def _write_sqlite(path: Path, create_table: str, table: str, rows: list[tuple]) -> None:
+    """A fresh SQLite file holding one table and its rows."""
     path.unlink(missing_ok=True)
     with sqlite3.connect(path) as db:
-        db.execute(
-            "CREATE TABLE dae (numero INTEGER PRIMARY KEY, nom TEXT, rue TEXT, code_rue TEXT, num_police TEXT,"
-            " lambert_x REAL, lambert_y REAL, interieur INTEGER, batiment TEXT, etage INTEGER, acces TEXT,"
-            " h24 TEXT, horaires TEXT, date_installation TEXT, marque TEXT, modele TEXT)"
-        )
-        for n, (name, street, number, building, indoor, access, h24, hours, installed, off) in enumerate(NAMUR, start=101):
-            x, y = _lambert72(*_offset(CENTRES["namur"], off))
-            db.execute(
-                "INSERT INTO dae VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (n, name, street, str(7730000 + n), number, x, y, indoor, building, 0 if indoor else None,
-                 access, h24, hours, installed, "Philips" if n % 2 else "Zoll", "HeartStart FRx" if n % 2 else "AED Plus"),
-            )
+        db.execute(create_table)
+        db.executemany(f"INSERT INTO {table} VALUES ({','.join('?' * len(rows[0]))})", rows)
+
+
+def make_namur(path: Path) -> None:
+    rows = []
+    for n, (name, street, number, building, indoor, access, h24, hours, installed, off) in enumerate(NAMUR, start=101):
+        x, y = _lambert72(*_offset(CENTRES["namur"], off))
+        rows.append((n, name, street, str(7730000 + n), number, x, y, indoor, building, 0 if indoor else None,
+                     access, h24, hours, installed, "Philips" if n % 2 else "Zoll", "HeartStart FRx" if n % 2 else "AED Plus"))
+    _write_sqlite(
+        path,
+        "CREATE TABLE dae (numero INTEGER PRIMARY KEY, nom TEXT, rue TEXT, code_rue TEXT, num_police TEXT,"
+        " lambert_x REAL, lambert_y REAL, interieur INTEGER, batiment TEXT, etage INTEGER, acces TEXT,"
+        " h24 TEXT, horaires TEXT, date_installation TEXT, marque TEXT, modele TEXT)",
+        "dae", rows,
+    )
 
 
 def make_liege(path: Path) -> None:
@@ -248,17 +254,17 @@ MONS_PROJETS = [
 
 
 def make_namur_velos(path: Path) -> None:
-    path.unlink(missing_ok=True)
-    with sqlite3.connect(path) as db:
-        db.execute(
-            "CREATE TABLE arceaux (id_arceau INTEGER PRIMARY KEY, libelle TEXT, rue TEXT, code_rue TEXT, num_police TEXT,"
-            " x_l72 REAL, y_l72 REAL, type_support TEXT, couvert INTEGER, securise INTEGER, nb_places INTEGER,"
-            " annee_pose INTEGER, borne_recharge TEXT)"
-        )
-        for n, (name, street, number, support, covered, secured, places, year, charging, off) in enumerate(NAMUR_VELOS, start=1):
-            x, y = _lambert72(*_offset(CENTRES["namur"], off))
-            db.execute("INSERT INTO arceaux VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                       (n, name, street, str(7730200 + n), number, x, y, support, covered, secured, places, year, charging))
+    rows = []
+    for n, (name, street, number, support, covered, secured, places, year, charging, off) in enumerate(NAMUR_VELOS, start=1):
+        x, y = _lambert72(*_offset(CENTRES["namur"], off))
+        rows.append((n, name, street, str(7730200 + n), number, x, y, support, covered, secured, places, year, charging))
+    _write_sqlite(
+        path,
+        "CREATE TABLE arceaux (id_arceau INTEGER PRIMARY KEY, libelle TEXT, rue TEXT, code_rue TEXT, num_police TEXT,"
+        " x_l72 REAL, y_l72 REAL, type_support TEXT, couvert INTEGER, securise INTEGER, nb_places INTEGER,"
+        " annee_pose INTEGER, borne_recharge TEXT)",
+        "arceaux", rows,
+    )
 
 
 def make_namur_processus(path: Path) -> None:
@@ -271,17 +277,18 @@ def make_namur_processus(path: Path) -> None:
 
 
 def make_namur_projets(path: Path) -> None:
-    path.unlink(missing_ok=True)
-    with sqlite3.connect(path) as db:
-        db.execute(
-            "CREATE TABLE projets (ref TEXT PRIMARY KEY, processus TEXT, titre TEXT, montant REAL, votes INTEGER,"
-            " statut TEXT, categorie TEXT, rue TEXT, num TEXT, geom_wkt TEXT, depose_le TEXT)"
-        )
-        for n, (ref, process, title, amount, votes, status, category, street, number, off) in enumerate(NAMUR_PROJETS):
-            x, y = _lambert72(*_offset(CENTRES["namur"], off))
-            db.execute("INSERT INTO projets VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                       (ref, process, title, amount, votes, status, category, street, number, f"POINT ({x} {y})",
-                        (dt.date(2024 if "2024" in process else 2025, 2, 1) + dt.timedelta(days=3 * n)).isoformat()))
+    rows = []
+    for n, (ref, process, title, amount, votes, status, category, street, number, off) in enumerate(NAMUR_PROJETS):
+        x, y = _lambert72(*_offset(CENTRES["namur"], off))
+        submitted = dt.date(2024 if "2024" in process else 2025, 2, 1) + dt.timedelta(days=3 * n)
+        rows.append((ref, process, title, amount, votes, status, category, street, number, f"POINT ({x} {y})",
+                     submitted.isoformat()))
+    _write_sqlite(
+        path,
+        "CREATE TABLE projets (ref TEXT PRIMARY KEY, processus TEXT, titre TEXT, montant REAL, votes INTEGER,"
+        " statut TEXT, categorie TEXT, rue TEXT, num TEXT, geom_wkt TEXT, depose_le TEXT)",
+        "projets", rows,
+    )
 
 
 def make_liege_pmr(path: Path) -> None:
