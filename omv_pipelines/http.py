@@ -1,0 +1,65 @@
+"""The one way the project speaks HTTP: a `requests` session with urllib3's retry and backoff.
+
+WFS servers, ODWB, spreadsheet URLs and alert webhooks all go through `session()`: connection errors,
+429 and 5xx answers are retried with exponential backoff (honouring `Retry-After`, capped), and the
+last answer is returned rather than raised, so each caller turns it into its own clear error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import requests
+
+RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+MAX_BACKOFF_S = 30.0  # never wait longer than this between two attempts, whatever the server says
+USER_AGENT = "omv_pipelines (Ouvrir ma ville)"
+
+
+def retry_policy(retries: int, backoff_s: float = 0.5, *, methods: Collection[str] | None = None):
+    """urllib3 `Retry`: `retries` more attempts after the first, waits of backoff_s × 2^n (+ jitter)."""
+    from urllib3.util.retry import Retry
+
+    return Retry(
+        total=retries,
+        connect=retries,
+        read=retries,
+        status=retries,
+        other=0,
+        redirect=5,
+        backoff_factor=backoff_s,
+        backoff_max=MAX_BACKOFF_S,
+        backoff_jitter=backoff_s / 2,
+        status_forcelist=RETRY_STATUS,
+        allowed_methods=frozenset(m.upper() for m in methods) if methods is not None else None,  # None: all
+        respect_retry_after_header=True,
+        raise_on_status=False,  # hand the last answer back: the caller knows how to word the error
+        raise_on_redirect=False,
+    )
+
+
+def session(
+    *,
+    retries: int = 3,
+    backoff_s: float = 0.5,
+    headers: Mapping[str, str] | None = None,
+    auth: tuple[str, str] | None = None,
+    methods: Collection[str] | None = None,
+) -> requests.Session:
+    """A session whose every request is retried on connection errors, 429 and 5xx (`methods`: which
+    HTTP methods may be retried; None = all, for APIs whose writes are idempotent or checked after)."""
+    import requests
+    from requests.adapters import HTTPAdapter
+
+    http = requests.Session()
+    adapter = HTTPAdapter(max_retries=retry_policy(retries, backoff_s, methods=methods))
+    http.mount("http://", adapter)
+    http.mount("https://", adapter)
+    http.headers["User-Agent"] = USER_AGENT
+    if headers:
+        http.headers.update(headers)
+    if auth:
+        http.auth = auth
+    return http
