@@ -13,6 +13,7 @@ import dagster as dg
 import pytest
 
 from omv_pipelines.catalog.loader import DEMO_CATALOG
+from omv_pipelines_tests.support.loopback import App, Loopback, Routes, loopback_server
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -23,6 +24,33 @@ def pytest_runtest_makereport(item, call):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         report.outcome = "failed"
         report.longrepr = f"skipped in CI, where everything must be provided: {reason}"
+
+
+@pytest.fixture(scope="session")
+def reference_dir() -> Path:
+    """The official references folder (FuturoCité schemas, Opendatasoft specs), never read at run time."""
+    value = os.environ.get("OMV_REFERENCE_DIR")
+    if not value:
+        pytest.skip(
+            "set OMV_REFERENCE_DIR to the official references folder (…/reference) to run the conformance tests"
+        )
+    path = Path(value)
+    assert path.is_dir(), f"OMV_REFERENCE_DIR={value!r} is not a folder"
+    return path
+
+
+@pytest.fixture
+def loopback():
+    """`loopback(app)` starts a loopback HTTP server (see support/loopback.py), stopped at teardown."""
+    servers: list[Loopback] = []
+
+    def start(app: App | Routes) -> Loopback:
+        servers.append(loopback_server(app).start())
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()
 
 
 @pytest.fixture(scope="session")

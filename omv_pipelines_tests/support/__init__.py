@@ -1,0 +1,1 @@
+"""Helpers the test packages share, so that each fake (HTTP server, validation) is written once."""
