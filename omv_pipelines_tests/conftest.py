@@ -32,7 +32,8 @@ def reference_dir() -> Path:
     value = os.environ.get("OMV_REFERENCE_DIR")
     if not value:
         pytest.skip(
-            "set OMV_REFERENCE_DIR to the official references folder (…/reference) to run the conformance tests"
+            "set OMV_REFERENCE_DIR to the official references folder (…/reference)"
+            " to run the conformance tests"
         )
     path = Path(value)
     assert path.is_dir(), f"OMV_REFERENCE_DIR={value!r} is not a folder"
