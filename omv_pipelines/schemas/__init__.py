@@ -1,6 +1,7 @@
 """Registry of the thematic datasets and their Table Schemas, keyed by "theme/dataset".
 
-Adding a dataset is a schema file under `schemas/<theme>/<dataset>.schema.json` plus one line below.
+The schema files are the registry: every `schemas/<theme>/<dataset>.schema.json` declares itself in its
+`omv` block (theme, dataset, French title). Adding a dataset is adding its schema file.
 """
 
 from __future__ import annotations
@@ -11,22 +12,35 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+# The programme's three themes, in the order they are shown, with their French names.
 THEMES = {
     "mobility": "Mobilité",
     "resilience": "Ville résiliente",
     "participation": "Participation citoyenne",
 }
 
+
+def _discover() -> dict[str, dict[str, Any]]:
+    """Every shipped schema file, keyed "theme/dataset", checked against its own place in the tree."""
+    found: dict[str, dict[str, Any]] = {}
+    root = resources.files(__name__)
+    for theme in THEMES:
+        for entry in sorted(root.joinpath(theme).iterdir(), key=lambda e: e.name):
+            if not entry.name.endswith(".schema.json"):
+                continue
+            descriptor = json.loads(entry.read_text("utf-8"))
+            omv = descriptor.get("omv", {})
+            key = f"{omv.get('theme')}/{omv.get('dataset')}"
+            if key != f"{theme}/{entry.name.removesuffix('.schema.json')}" or not omv.get("title"):
+                raise ValueError(f"schema file {theme}/{entry.name}: its 'omv' block must say theme {theme!r}, "
+                                 "the file's dataset name and a title")
+            found[key] = descriptor
+    return found
+
+
+_DESCRIPTORS = _discover()
 # "theme/dataset" → human title (French, as shown to communes and on ODWB).
-DATASETS: dict[str, str] = {
-    "mobility/stationnements_velos": "Stationnements vélos",
-    "mobility/emplacements_pmr": "Emplacements de stationnement PMR",
-    "mobility/travaux_voiries": "Travaux de voiries",
-    "resilience/defibrillateurs": "Défibrillateurs",
-    "resilience/equipements_collectifs": "Équipements collectifs",
-    "participation/processus_participatifs": "Processus participatifs",
-    "participation/projets_budget_participatif": "Projets de budget participatif",
-}
+DATASETS: dict[str, str] = {key: d["omv"]["title"] for key, d in _DESCRIPTORS.items()}
 
 
 class UnknownDataset(KeyError):
@@ -68,17 +82,9 @@ class DatasetSchema:
         """Attribution to the standard this schema follows (None for the project's own schemas)."""
         return self.descriptor.get("standard")
 
-    def field(self, name: str) -> dict[str, Any]:
-        for f in self.fields:
-            if f["name"] == name:
-                return f
-        raise KeyError(name)
-
 
 @lru_cache(maxsize=None)
 def get_schema(key: str) -> DatasetSchema:
     if key not in DATASETS:
         raise UnknownDataset(key)
-    theme, name = key.split("/")
-    text = resources.files(__name__).joinpath(theme, f"{name}.schema.json").read_text("utf-8")
-    return DatasetSchema(key=key, title=DATASETS[key], descriptor=json.loads(text))
+    return DatasetSchema(key=key, title=DATASETS[key], descriptor=_DESCRIPTORS[key])
