@@ -89,7 +89,9 @@ def test_schema_is_valid_table_schema_with_attribution(key: str):
     assert report.valid, f"{key}: {[e.note for e in report.errors]}"
 
     theme, dataset = key.split("/")
-    assert descriptor["omv"] == {"theme": theme, "dataset": dataset}
+    omv = descriptor["omv"]
+    assert (omv["theme"], omv["dataset"], sorted(omv)) == (theme, dataset, ["dataset", "theme", "title"])
+    assert omv["title"].strip()
     assert descriptor["title"].strip() and descriptor["description"].strip()
     assert re.fullmatch(r"\d+\.\d+\.\d+", descriptor["version"])
     standard = EXPECTED[key]
