@@ -15,17 +15,18 @@ import yaml
 from pydantic import ValidationError
 
 from omv_pipelines.catalog.models import CommuneConfig
+from omv_pipelines.errors import OmvError
 
 DEMO_CATALOG = Path(str(resources.files("omv_pipelines.demo").joinpath("catalog")))
 
 
-class CatalogError(ValueError):
+class CatalogError(OmvError, ValueError):
     """A catalogue file that cannot be used; the message says where and what to change."""
 
     def __init__(self, path: Path, problems: list[str]):
         self.path = path
         self.problems = problems
-        super().__init__(f"{path}: " + "; ".join(problems))
+        super().__init__(f"{path}: " + "; ".join(problems), path=str(path))
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from omv_pipelines.catalog.communes import Commune
+from omv_pipelines.errors import OmvError
 from omv_pipelines.normalise import cast
 from omv_pipelines.normalise.config import GeometryMapping, Mapping
 from omv_pipelines.normalise.geometry import Geometries, from_geojson, from_text, from_wkt, from_xy
@@ -22,7 +23,7 @@ from omv_pipelines.sources.base import GEOMETRY, PROVENANCE_COLUMNS, SOURCE_ID, 
 PROBLEM_COLUMNS = ["source_id", "source_row", "record_id", "field", "severity", "error_type", "message", "raw_value"]
 
 
-class MappingError(ValueError):
+class MappingError(OmvError, ValueError):
     """The mapping cannot be applied to this source at all (e.g. a mapped column does not exist)."""
 
 

@@ -12,6 +12,8 @@ from typing import Any
 
 import pandas as pd
 
+from omv_pipelines.errors import OmvError
+
 # Provenance columns added to every raw row. They start with an underscore so that they never clash
 # with a source column and are easy to drop.
 SOURCE_ID = "_source_id"
@@ -34,17 +36,18 @@ class Harvest:
     stats: dict[str, Any] = field(default_factory=dict)  # pages, chunks, bytes, duration_s, ...
 
 
-class SourceError(RuntimeError):
-    """A source could not be read. The message says what happened and what to do."""
+class SourceError(OmvError, RuntimeError):
+    """A source could not be read. The message says what happened and what to do; `retryable` is True
+    only for what a later run may not meet again (a server down, a timeout, HTTP 5xx after retries)."""
 
-    def __init__(self, source_id: str, message: str, hint: str | None = None):
+    def __init__(self, source_id: str, message: str, hint: str | None = None, *, retryable: bool = False):
         self.source_id = source_id
         self.reason = message
-        self.hint = hint
-        text = f"source {source_id!r}: {message}"
-        if hint:
-            text += f" — {hint}"
-        super().__init__(text)
+        super().__init__(message, hint, retryable=retryable, source=source_id)
+
+    @property
+    def text(self) -> str:
+        return f"source {self.source_id!r}: {super().text}"
 
 
 def add_provenance(frame: pd.DataFrame, source_id: str, harvested_at: pd.Timestamp, rows) -> pd.DataFrame:
