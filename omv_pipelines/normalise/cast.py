@@ -13,7 +13,8 @@ import unicodedata
 import numpy as np
 import pandas as pd
 
-TIMEZONE = "Europe/Brussels"
+from omv_pipelines.region import TIMEZONE
+
 EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 DEFAULT_DATE_FORMATS = ["%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%Y/%m/%d", "iso", "excel"]
 DEFAULT_DATETIME_FORMATS = ["iso", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "excel"]

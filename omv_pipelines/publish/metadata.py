@@ -7,10 +7,10 @@ language, timezone, references, ...).
 
 from __future__ import annotations
 
+from omv_pipelines.region import TIMEZONE
 from omv_pipelines.schemas import THEMES, DatasetSchema
 
 LANGUAGE = "fr"
-TIMEZONE = "Europe/Brussels"
 
 
 def dataset_metadata(
