@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from omv_pipelines.catalog.loader import CatalogEntry
+from omv_pipelines.errors import OmvError
 from omv_pipelines.normalise import MappingError, NormaliseResult, normalise
 from omv_pipelines.publish.csv_format import render
 from omv_pipelines.publish.export import export_dataset
@@ -24,12 +25,18 @@ REGIONAL_AREA = "Wallonie"
 REGIONAL_DATASET_ID = "wallonie-{dataset}"
 
 
-class FlowError(RuntimeError):
-    """A step failed for one commune and dataset; the message names both and says what to do."""
+class FlowError(OmvError, RuntimeError):
+    """A step failed for one commune and dataset; the message names both and says what to do.
+
+    Not retryable: sources already retried transient errors with backoff, so what reaches here needs
+    a person (a wrong URL, a mapping typo, a server that keeps refusing).
+    """
 
     def __init__(self, ins_code: str, commune: str, dataset: str, message: str):
         self.ins_code, self.commune, self.dataset = ins_code, commune, dataset
-        super().__init__(f"{commune} ({ins_code}) — {dataset}: {message}")
+        super().__init__(
+            f"{commune} ({ins_code}) — {dataset}: {message}", commune=commune, ins_code=ins_code, dataset=dataset
+        )
 
 
 @dataclass
