@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import frictionless
 import pytest
 
 import omv_pipelines
+from omv_pipelines_tests.support.frictionless import validate_csv
 
 SCHEMAS_DIR = Path(omv_pipelines.__file__).parent / "schemas"
 
@@ -32,24 +32,18 @@ EXPECTED: dict[str, str | None] = {
     "participation/projets_budget_participatif": None,
 }
 FUTUROCITE = sorted(key for key, std in EXPECTED.items() if std)
-SKIP_REASON = "OMV_REFERENCE_DIR not set: conformance with the official FuturoCité schemas not checked"
 
 
 def _load(key: str) -> dict[str, Any]:
     return json.loads((SCHEMAS_DIR / f"{key}.schema.json").read_text(encoding="utf-8"))
 
 
-def _official_dir() -> Path:
-    ref = os.environ.get("OMV_REFERENCE_DIR")
-    if not ref:
-        pytest.skip(SKIP_REASON)
-    folder = Path(ref) / "schemas" / "futurocite"
-    assert folder.is_dir(), f"OMV_REFERENCE_DIR={ref!r} has no schemas/futurocite/ folder"
+@pytest.fixture
+def official_dir(reference_dir: Path) -> Path:
+    """The official FuturoCité schemas and their valid examples."""
+    folder = reference_dir / "schemas" / "futurocite"
+    assert folder.is_dir(), f"OMV_REFERENCE_DIR={str(reference_dir)!r} has no schemas/futurocite/ folder"
     return folder
-
-
-def _errors(report: frictionless.Report) -> list[list[Any]]:
-    return report.flatten(["rowNumber", "fieldName", "type", "note"])
 
 
 def _write_csv(path: Path, header: list[str], row: list[str]) -> None:
@@ -65,13 +59,6 @@ def _example_row(descriptor: dict[str, Any]) -> list[str]:
         json.dumps(f["example"]) if isinstance(f["example"], dict) else str(f["example"])
         for f in descriptor["fields"]
     ]
-
-
-def _validate_csv(folder: Path, name: str, descriptor: dict[str, Any]) -> frictionless.Report:
-    resource = frictionless.Resource(
-        path=name, basepath=str(folder), schema=frictionless.Schema.from_descriptor(descriptor)
-    )
-    return resource.validate()
 
 
 def test_schema_folder_holds_exactly_the_seven_datasets():
@@ -122,9 +109,9 @@ def test_row_of_field_examples_validates(key: str, tmp_path: Path):
     descriptor = _load(key)
     header = [f["name"] for f in descriptor["fields"]]
     _write_csv(tmp_path / "example.csv", header, _example_row(descriptor))
-    report = _validate_csv(tmp_path, "example.csv", descriptor)
-    assert report.valid, f"{key}: {_errors(report)}"
-    assert report.tasks[0].stats["rows"] == 1
+    errors = validate_csv(tmp_path / "example.csv", descriptor)
+    assert errors == [], f"{key}: {errors}"
+    assert errors.rows == 1
 
 
 @pytest.mark.parametrize("key", sorted(EXPECTED))
@@ -137,17 +124,16 @@ def test_schema_rejects_bad_ins_code_and_missing_title_field(key: str, tmp_path:
     required = "title" if "title" in header else "name" if "name" in header else "municipality"
     row[header.index(required)] = ""
     _write_csv(tmp_path / "bad.csv", header, row)
-    report = _validate_csv(tmp_path, "bad.csv", descriptor)
-    assert not report.valid
-    found = {(field, kind) for _, field, kind, _ in _errors(report)}
+    errors = validate_csv(tmp_path / "bad.csv", descriptor)
+    assert errors != []
+    found = {(e.field, e.type) for e in errors}
     assert found == {("ins_code", "constraint-error"), (required, "constraint-error")}
 
 
 @pytest.mark.parametrize("key", FUTUROCITE)
-def test_fields_match_official_standard(key: str):
-    folder = _official_dir()
+def test_fields_match_official_standard(key: str, official_dir: Path):
     ours = _load(key)
-    official = json.loads((folder / f"{EXPECTED[key]}.schema.json").read_text(encoding="utf-8"))
+    official = json.loads((official_dir / f"{EXPECTED[key]}.schema.json").read_text(encoding="utf-8"))
 
     assert ours["standard"]["version"] == official["version"]
     assert ours["standard"]["homepage"] == official["homepage"]
@@ -165,13 +151,8 @@ def test_fields_match_official_standard(key: str):
 
 
 @pytest.mark.parametrize("key", FUTUROCITE)
-def test_official_valid_example_validates_against_our_schema(key: str):
-    folder = _official_dir()
+def test_official_valid_example_validates_against_our_schema(key: str, official_dir: Path):
     name = f"{EXPECTED[key]}.exemple-valide.csv"
-    ours = _load(key)
-    with (folder / name).open(encoding="utf-8", newline="") as handle:
-        header = next(csv.reader(handle))
-    assert header == [f["name"] for f in ours["fields"]], f"{name}: header order differs from our schema"
-    report = _validate_csv(folder, name, ours)
-    assert report.valid, f"{name}: {_errors(report)}"
-    assert report.tasks[0].stats["rows"] >= 1
+    errors = validate_csv(official_dir / name, _load(key))  # a header in another order is an error
+    assert errors == [], f"{name}: {errors}"
+    assert errors.rows >= 1
