@@ -98,7 +98,8 @@ def create_table(engine, schema: str, rows: int) -> str:
 
 def sql_child(table: str) -> None:
     """Our side, in the child: harvest the table (geometry as GeoJSON) into a DataFrame."""
-    from omv_pipelines.sources.sql import SqlSource, harvest_sql
+    from omv_pipelines.sources.sql import SqlSource
+    from omv_pipelines.sources.sql.harvest import harvest_sql
 
     config = SqlSource(url_env="OMV_BENCH_PG_URL", table=table, geometry_column="geom")
     harvest = harvest_sql(config, source_id="bench")
@@ -172,7 +173,8 @@ def make_points(path: Path, features: int) -> None:
 
 def wfs_child(url: str, features: int) -> None:
     """Our side, in the child: harvest every feature of the layer (reprojected to WGS84 GeoJSON)."""
-    from omv_pipelines.sources.wfs import WfsSource, harvest_wfs
+    from omv_pipelines.sources.wfs import WfsSource
+    from omv_pipelines.sources.wfs.harvest import harvest_wfs
 
     config = WfsSource(url=url, typename=TYPENAME, srs="EPSG:31370", page_size=PAGE_SIZE, timeout_s=300)
     harvest = harvest_wfs(config, source_id="bench")

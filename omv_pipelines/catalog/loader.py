@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from omv_pipelines.catalog.models import CommuneConfig
 from omv_pipelines.errors import OmvError
+from omv_pipelines.sources.registry import known_kinds
 
 DEMO_CATALOG = Path(str(resources.files("omv_pipelines.demo").joinpath("catalog")))
 
@@ -71,7 +72,7 @@ def _describe(error: dict) -> str:
     elif error["type"] == "extra_forbidden":
         message = "unknown key (check its spelling and indentation)"
     elif error["type"] == "union_tag_invalid":
-        message = f"unknown source kind {error['input'].get('kind')!r}; use sql, spreadsheet or wfs"
+        message = f"unknown source kind {error['input'].get('kind')!r}; use {known_kinds()}"
     return f"{location}: {message}"
 
 

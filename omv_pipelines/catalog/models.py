@@ -8,18 +8,14 @@ environment variable that holds a database URL or a password.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Union
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from omv_pipelines.catalog.communes import WALLONIA_BBOX, Commune, lookup, slugify
 from omv_pipelines.normalise.config import Mapping
 from omv_pipelines.schemas import DATASETS
-from omv_pipelines.sources.spreadsheet import SpreadsheetSource
-from omv_pipelines.sources.sql import SqlSource
-from omv_pipelines.sources.wfs import WfsSource
-
-Source = Annotated[Union[SqlSource, SpreadsheetSource, WfsSource], Field(discriminator="kind")]
+from omv_pipelines.sources.registry import Source
 
 DEFAULT_DATASET_ID = "{commune}-{dataset}"
 _CRON = re.compile(r"^\S+(\s+\S+){4}$")

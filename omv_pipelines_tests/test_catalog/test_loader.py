@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from omv_pipelines.catalog.loader import DEMO_CATALOG, CatalogError, catalog_json_schema, load_catalog, load_file
+from omv_pipelines.sources.registry import known_kinds
 from omv_pipelines.sources.spreadsheet import SpreadsheetSource
 
 GOOD = """
@@ -57,7 +58,7 @@ def test_integer_ins_code_is_read_as_text(tmp_path):
         (('ins_code: "92094"', 'ins_code: "11002"'), r"ins_code: INS code 11002 is not a Walloon commune"),
         (("name: Namur", "name: Mons"), r"name 'Mons' does not match INS code 92094, which is Namur"),
         (("resilience/defibrillateurs:", "resilience/defibrilateurs:"), r"datasets: .*unknown dataset\(s\) resilience/defibrilateurs"),
-        (("kind: spreadsheet", "kind: ftp"), r"datasets\.resilience/defibrillateurs\.source: unknown source kind 'ftp'; use sql, spreadsheet or wfs"),
+        (("kind: spreadsheet", "kind: ftp"), rf"datasets\.resilience/defibrillateurs\.source: unknown source kind 'ftp'; use {known_kinds()}"),
         (("columns: {name: nom}", "colums: {name: nom}"), r"datasets\.resilience/defibrillateurs\.mapping\.colums: unknown key"),
         (("email: opendata@ville.namur.be", "email: not-an-email"), r"contact\.email: "),
         (('ins_code: "92094"\n', ""), r"ins_code: required key is missing"),

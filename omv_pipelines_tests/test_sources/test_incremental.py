@@ -18,7 +18,7 @@ import pydantic
 import pytest
 
 from omv_pipelines.sources import harvest
-from omv_pipelines.sources import incremental as inc
+from omv_pipelines.sources.sql import incremental as inc
 from omv_pipelines.sources.base import HARVESTED_AT, SOURCE_ROW, SourceError
 from omv_pipelines.sources.sql import SqlSource
 

@@ -12,7 +12,8 @@ import pydantic
 import pytest
 
 from omv_pipelines.sources.base import HARVESTED_AT, SOURCE_ID, SOURCE_ROW, SourceError
-from omv_pipelines.sources.spreadsheet import SpreadsheetSource, harvest_spreadsheet
+from omv_pipelines.sources.spreadsheet import SpreadsheetSource
+from omv_pipelines.sources.spreadsheet.harvest import harvest_spreadsheet
 
 
 def _dea_xlsx(path: Path) -> Path:
@@ -443,7 +444,7 @@ def test_json_schema_describes_every_field():
 
 def test_import_does_not_load_heavy_readers():
     code = (
-        "import sys, omv_pipelines.sources.spreadsheet\n"
+        "import sys, omv_pipelines.sources.spreadsheet.harvest\n"
         "loaded = {'openpyxl', 'requests', 'odf'} & set(sys.modules)\n"
         "assert not loaded, loaded"
     )

@@ -17,7 +17,8 @@ import pydantic
 import pytest
 
 from omv_pipelines.sources.base import GEOMETRY, HARVESTED_AT, SOURCE_ID, SOURCE_ROW, SourceError
-from omv_pipelines.sources.sql import SqlSource, harvest_sql
+from omv_pipelines.sources.sql import SqlSource
+from omv_pipelines.sources.sql.harvest import harvest_sql
 
 SECRET = "Sup3r-s3cret"
 
@@ -73,7 +74,7 @@ def test_json_schema_describes_every_field():
 
 def test_import_does_not_load_sqlalchemy():
     code = (
-        "import sys, omv_pipelines.sources.sql; assert 'sqlalchemy' not in sys.modules, 'sqlalchemy loaded'"
+        "import sys, omv_pipelines.sources.sql.harvest; assert 'sqlalchemy' not in sys.modules, 'sqlalchemy loaded'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 

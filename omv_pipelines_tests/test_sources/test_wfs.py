@@ -19,7 +19,9 @@ from pathlib import Path
 import pytest
 
 from omv_pipelines.sources.base import GEOMETRY, SOURCE_ID, SOURCE_ROW, SourceError
-from omv_pipelines.sources.wfs import WfsSource, harvest_wfs, safe_url
+from omv_pipelines.secrets import redact_url
+from omv_pipelines.sources.wfs import WfsSource
+from omv_pipelines.sources.wfs.harvest import harvest_wfs
 
 pytestmark = pytest.mark.integration
 
@@ -499,7 +501,7 @@ def test_config_refuses_secrets_and_unknown_fields():
 
 
 def test_safe_url_hides_credentials():
-    shown = safe_url("https://bob:pw@geo.example.org:8443/ows?map=/srv/a.map&apikey=abc123&Token=xyz")
+    shown = redact_url("https://bob:pw@geo.example.org:8443/ows?map=/srv/a.map&apikey=abc123&Token=xyz")
     assert shown == "https://geo.example.org:8443/ows?map=/srv/a.map&apikey=***&Token=***"
 
 
@@ -512,7 +514,8 @@ def test_json_schema_has_field_descriptions():
 
 def test_gml_geometries_parse(tmp_path: Path):
     """GML 3 curves/surfaces and GML 2 coordinates, as other servers (GeoServer, ArcGIS) write them."""
-    from omv_pipelines.sources.wfs import _Geometries, _parse_gml
+    from omv_pipelines.sources.wfs.geometry import Geometries
+    from omv_pipelines.sources.wfs.parsing import parse_gml
 
     gml = b"""<?xml version="1.0"?>
 <wfs:FeatureCollection xmlns:wfs="http://www.opengis.net/wfs/2.0" xmlns:gml="http://www.opengis.net/gml/3.2"
@@ -529,8 +532,8 @@ def test_gml_geometries_parse(tmp_path: Path):
    50 4 0 50 5 0 51 5 0 50 4 0</gml:posList></gml:LinearRing></gml:exterior></gml:PolygonPatch></gml:patches>
    </gml:Surface></x:SHAPE></x:t></wfs:member>
 </wfs:FeatureCollection>"""
-    geoms = _Geometries()
-    page = _parse_gml(gml, geoms, "")
+    geoms = Geometries()
+    page = parse_gml(gml, geoms, "")
     text, outside = geoms.to_geojson(xy_order=False, source_id="s")
     assert page.ids == ["t.1", "t.2"] and page.number_matched == 2
     assert page.records[0]["nom"] == "A" and page.records[0]["vide"] is None
@@ -550,8 +553,8 @@ def test_gml_geometries_parse(tmp_path: Path):
     <gml:coordinates>4.5,50.5 </gml:coordinates></gml:Point></gml:pointMember><gml:pointMember><gml:Point>
     <gml:coord><gml:X>4.6</gml:X><gml:Y>50.6</gml:Y></gml:coord></gml:Point></gml:pointMember>
     </gml:MultiPoint></x:geom></x:t></gml:featureMember></wfs:FeatureCollection>"""
-    geoms = _Geometries()
-    page = _parse_gml(gml2, geoms, "")
+    geoms = Geometries()
+    page = parse_gml(gml2, geoms, "")
     text, outside = geoms.to_geojson(xy_order=False, source_id="s")
     assert page.ids == ["t.9"] and len(outside) == 0
     _assert_close(json.loads(text[(0, GEOMETRY)])["coordinates"], [[4.5, 50.5], [4.6, 50.6]])
@@ -560,7 +563,8 @@ def test_gml_geometries_parse(tmp_path: Path):
 def test_gml_positions_in_pos_elements_and_three_dimensions():
     """GML 3 lets a line list its vertices as gml:pos elements (deegree, GeoServer with some settings) and
     3D data carry srsDimension="3" (QGIS Server on PostGIS Z layers): z is dropped, x,y are kept."""
-    from omv_pipelines.sources.wfs import _Geometries, _parse_gml
+    from omv_pipelines.sources.wfs.geometry import Geometries
+    from omv_pipelines.sources.wfs.parsing import parse_gml
 
     gml = b"""<wfs:FeatureCollection xmlns:wfs="http://www.opengis.net/wfs/2.0"
     xmlns:gml="http://www.opengis.net/gml/3.2" xmlns:x="urn:x">
@@ -573,37 +577,39 @@ def test_gml_positions_in_pos_elements_and_three_dimensions():
  <wfs:member><x:t gml:id="t.3"><x:g><gml:LineString srsName="urn:ogc:def:crs:EPSG::4326">
    <gml:posList srsDimension="3">50.6 4.6 1 50.7 4.7 2</gml:posList></gml:LineString></x:g></x:t></wfs:member>
 </wfs:FeatureCollection>"""
-    geoms = _Geometries()
-    _parse_gml(gml, geoms, "")
+    geoms = Geometries()
+    parse_gml(gml, geoms, "")
     text, _ = geoms.to_geojson(xy_order=False, source_id="s")
     _assert_close(json.loads(text[(0, GEOMETRY)])["coordinates"], [[4.1, 50.1], [4.2, 50.2], [4.3, 50.3]])
     assert json.loads(text[(1, GEOMETRY)]) == {"type": "Point", "coordinates": [4.5, 50.5]}
     _assert_close(json.loads(text[(2, GEOMETRY)])["coordinates"], [[4.6, 50.6], [4.7, 50.7]])
 
     broken = gml.replace(b"50.6 4.6 1 50.7 4.7 2", b"50.6 4.6 1 50.7 4.7")
-    geoms = _Geometries()
-    _parse_gml(broken, geoms, "")
+    geoms = Geometries()
+    parse_gml(broken, geoms, "")
     with pytest.raises(ValueError, match="5 coordinates cannot be positions of dimension 3"):
         geoms.to_geojson(xy_order=False, source_id="s")
 
 
 def test_unsupported_gml_geometry_names_the_property():
-    from omv_pipelines.sources.wfs import _Geometries, _parse_gml
+    from omv_pipelines.sources.wfs.geometry import Geometries
+    from omv_pipelines.sources.wfs.parsing import parse_gml
 
     gml = b"""<wfs:FeatureCollection xmlns:wfs="http://www.opengis.net/wfs/2.0"
     xmlns:gml="http://www.opengis.net/gml/3.2" xmlns:x="urn:x"><wfs:member><x:t gml:id="t.1"><x:forme>
     <gml:Solid srsName="urn:ogc:def:crs:EPSG::31370"/></x:forme></x:t></wfs:member></wfs:FeatureCollection>"""
     with pytest.raises(ValueError, match="unsupported GML geometry <Solid> in property forme"):
-        _parse_gml(gml, _Geometries(), "")
+        parse_gml(gml, Geometries(), "")
 
 
 def test_xml_entities_are_refused():
-    from omv_pipelines.sources.wfs import _Geometries, _parse_gml
+    from omv_pipelines.sources.wfs.geometry import Geometries
+    from omv_pipelines.sources.wfs.parsing import parse_gml
 
     bomb = b"""<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]>
 <wfs:FeatureCollection xmlns:wfs="http://www.opengis.net/wfs"><x>&b;</x></wfs:FeatureCollection>"""
     with pytest.raises(Exception, match="(?i)entit"):
-        _parse_gml(bomb, _Geometries(), "")
+        parse_gml(bomb, Geometries(), "")
 
 
 def test_geopackage_layer(tmp_path: Path):
@@ -798,10 +804,10 @@ def test_arcgis_server_answers():
     """ArcGIS Server: format tokens of its own (GML32, GEOJSON) matched whatever their case; an internal
     host name in the operation URLs, which must not be followed; geometry in a property called SHAPE;
     numberMatched="unknown", so the end is found by a short page."""
-    from omv_pipelines.sources.wfs import _choose_formats
+    from omv_pipelines.sources.wfs.capabilities import choose_formats
 
-    assert _choose_formats(["GML32", "GML3", "GEOJSON"], None, "s")[:2] == ["GEOJSON", "GML32"]
-    assert _choose_formats(["GML32", "GML3", "GEOJSON"], "geojson", "s") == ["GEOJSON"]
+    assert choose_formats(["GML32", "GML3", "GEOJSON"], None, "s")[:2] == ["GEOJSON", "GML32"]
+    assert choose_formats(["GML32", "GML3", "GEOJSON"], "geojson", "s") == ["GEOJSON"]
     with _Canned(_arcgis) as server:
         config = WfsSource(url=server.url, typename="DEA:Defibrillateurs", output_format="Gml32",
                            page_size=5)

@@ -1,4 +1,5 @@
-"""Harvest one sheet of an xlsx or ods workbook, or a CSV file, from a path or an http(s) URL.
+"""Harvest one sheet of an xlsx or ods workbook, or a CSV file, from a path or an http(s) URL
+(configuration: `config`).
 
 Cells are kept as the office suite shows them (text, numbers, dates as pandas Timestamps; CSV cells stay
 text) so that the mapping step decides what they mean. `_source_row` is the row number a person sees in
@@ -14,14 +15,15 @@ import io
 import json
 import time
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Literal
-from urllib.parse import urlsplit, urlunsplit
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from omv_pipelines.sources.base import SOURCE_ROW, Harvest, SourceError, add_provenance
+from omv_pipelines import http, secrets
 from omv_pipelines.files import atomic_write
+from omv_pipelines.sources.base import SOURCE_ROW, Harvest, SourceError, add_provenance
+from omv_pipelines.sources.spreadsheet.config import SpreadsheetSource
 from omv_pipelines.sources.state import state_name
 
 if TYPE_CHECKING:
@@ -29,86 +31,28 @@ if TYPE_CHECKING:
 
     import requests
 
-Format = Literal["xlsx", "ods", "csv"]
-EXTENSIONS: dict[str, Format] = {
-    ".xlsx": "xlsx",
-    ".xlsm": "xlsx",
-    ".ods": "ods",
-    ".csv": "csv",
-    ".tsv": "csv",
-    ".txt": "csv",
-}
 SEPARATORS = (";", ",", "\t")
 HTTP_TIMEOUT_S = 60
+HTTP_RETRIES = 3  # after a connection error, HTTP 429 or 5xx (with growing pauses, Retry-After honoured)
 # Header detection looks at this many rows from the top, and at this many rows below a candidate.
 HEADER_SEARCH_ROWS = 50
 HEADER_LOOKAHEAD_ROWS = 5
-# Query parameters whose values are secrets in a URL (masked in locations and errors).
-SECRET_PARAMS = ("key", "token", "secret", "pass", "sig", "auth")
-
-
-class SpreadsheetSource(BaseModel):
-    """One sheet of a workbook (xlsx, ods) or a CSV file, read from a file or an http(s) URL."""
-
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, hide_input_in_errors=True)
-
-    kind: Literal["spreadsheet"] = "spreadsheet"
-    """Source type discriminator."""
-    path: str | None = None
-    """File path, relative to the catalogue folder (or absolute)."""
-    url: str | None = None
-    """http(s) URL of the file, e.g. a commune's published spreadsheet."""
-    format: Format | None = None
-    """File format; by default taken from the file extension (.xlsx/.xlsm, .ods, .csv/.tsv/.txt)."""
-    sheet: str | int | None = None
-    """Sheet name, or 0-based sheet index (xlsx, ods). By default the first sheet."""
-    header_row: int | None = Field(None, ge=1)
-    """Row of the column names as numbered in the office suite (1 = first row). By default the first row
-    whose cells are mostly distinct text and that is followed by data (title rows above it are skipped)."""
-    encoding: str | None = None
-    """Text encoding of a CSV file. By default UTF-8 (with or without BOM), else Windows-1252."""
-    separator: str | None = Field(None, min_length=1, max_length=1)
-    """Field separator of a CSV file. By default detected among ';', ',' and tab."""
-
-    @model_validator(mode="after")
-    def _check(self) -> SpreadsheetSource:
-        if (self.path is None) == (self.url is None):
-            raise ValueError("give exactly one of path or url")
-        if self.url is not None and urlsplit(self.url).scheme not in ("http", "https"):
-            raise ValueError("url must start with http:// or https://")
-        fmt = self.resolved_format()
-        if fmt == "csv" and self.sheet is not None:
-            raise ValueError("sheet applies to xlsx and ods workbooks, not to csv")
-        if fmt != "csv" and (self.encoding is not None or self.separator is not None):
-            raise ValueError("encoding and separator apply to csv files only")
-        if self.encoding is not None:
-            try:
-                codecs.lookup(self.encoding)
-            except LookupError:
-                raise ValueError(f"unknown encoding {self.encoding!r} (try utf-8 or cp1252)") from None
-        return self
-
-    def resolved_format(self) -> Format:
-        """The format given, or the one the file name's extension says."""
-        if self.format is not None:
-            return self.format
-        name = self.path if self.path is not None else urlsplit(self.url or "").path
-        suffix = PurePosixPath(name.replace("\\", "/")).suffix.lower()
-        if suffix == ".xls":
-            raise ValueError("old .xls workbooks are not read: save the file as .xlsx or .ods")
-        if suffix not in EXTENSIONS:
-            raise ValueError(f"cannot tell the format from the name {name!r}: set format to xlsx, ods or csv")
-        return EXTENSIONS[suffix]
 
 
 def harvest_spreadsheet(
-    config: SpreadsheetSource, *, source_id: str, base_dir: Path | None = None, state_dir: Path | None = None
+    config: SpreadsheetSource,
+    *,
+    source_id: str,
+    base_dir: Path | None = None,
+    state_dir: Path | None = None,
+    full_refresh: bool = False,
 ) -> Harvest:
     """Read the configured sheet into a DataFrame with provenance columns.
 
     With a `state_dir`, a URL's last copy and its ETag / Last-Modified are kept there, the next request
     asks the server whether the file changed, and an unchanged file (HTTP 304) is read from that copy.
-    The copy is kept only once the file has been read without error.
+    The copy is kept only once the file has been read without error. `full_refresh` is accepted for the
+    common source signature: a sheet is always read whole.
     """
     started = time.perf_counter()
     fmt = config.resolved_format()
@@ -147,7 +91,7 @@ class _HttpCache:
     """The last copy of a file at a URL and the validators the server gave with it, in the state folder."""
 
     def __init__(self, folder: Path, url: str):
-        name = state_name(f"http-{_safe_url(url)}", identity=url)
+        name = state_name(f"http-{secrets.redact_url(url)}", identity=url)
         self.meta = Path(folder) / f"{name}.json"
         self.body = Path(folder) / f"{name}.download"
 
@@ -196,24 +140,27 @@ def _fetch(
     import requests
 
     url = config.url or ""
-    shown = _safe_url(url)
+    shown = secrets.redact_url(url)
     name = PurePosixPath(urlsplit(url).path).name or shown
     cached = cache.cached() if cache is not None else None
     try:
-        response = requests.get(url, timeout=HTTP_TIMEOUT_S, headers=cached[1] if cached else None)
+        with http.session(retries=HTTP_RETRIES, methods=("GET",)) as download:
+            response = download.get(url, timeout=HTTP_TIMEOUT_S, headers=cached[1] if cached else None)
     except requests.RequestException as err:
         raise SourceError(
             source_id,
             f"could not download {shown}: {type(err).__name__}",
             "check the URL and that the server is up",
+            retryable=True,
         ) from None
     if response.status_code >= 400:
-        body = " ".join(response.text.split())[:200]
+        body = secrets.redact(" ".join(response.text.split())[:200])
         raise SourceError(
             source_id,
             f"downloading {shown} failed: HTTP {response.status_code} {response.reason}"
             + (f": {body}" if body else ""),
             "check the URL; a 401/403 means the file is not public",
+            retryable=response.status_code in http.RETRY_STATUS,  # still busy or down after the retries
         )
     if response.status_code == 304 and cached is not None:
         return cached[0], shown, name, None
@@ -223,20 +170,6 @@ def _fetch(
             "the server is misconfigured: ask its administrator",
         )
     return response.content, shown, name, response
-
-
-def _safe_url(url: str) -> str:
-    """The URL without user info and with secret-looking query values replaced by ***."""
-    parts = urlsplit(url)
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc += f":{parts.port}"
-    pairs = [p.split("=", 1) for p in parts.query.split("&") if p]
-    query = "&".join(
-        f"{p[0]}=***" if len(p) == 2 and any(s in p[0].lower() for s in SECRET_PARAMS) else "=".join(p)
-        for p in pairs
-    )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
 def _unreadable(fmt: str, name: str, data: bytes, err: Exception, fail: Callable) -> SourceError:

@@ -33,9 +33,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from omv_pipelines.sources.base import PROVENANCE_COLUMNS, SOURCE_ROW, Harvest, SourceError
-from omv_pipelines.sources.sql import SqlSource, _concat, harvest_sql
 from omv_pipelines.files import atomic_write, fsync_file
+from omv_pipelines.sources.base import (
+    PROVENANCE_COLUMNS,
+    SOURCE_ROW,
+    Harvest,
+    SourceError,
+)
+from omv_pipelines.sources.sql.config import SqlSource
+from omv_pipelines.sources.sql.harvest import _concat, harvest_sql
 from omv_pipelines.sources.state import state_name
 
 STATE_VERSION = 1

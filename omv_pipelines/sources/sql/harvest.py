@@ -1,4 +1,4 @@
-"""Harvest a table or a query from a SQL database through SQLAlchemy.
+"""Harvest a table or a query from a SQL database through SQLAlchemy (configuration: `config`).
 
 The read runs in a read-only transaction with a statement timeout where the database allows it, and
 streams rows with a server-side cursor in chunks so that memory stays flat while the rows arrive.
@@ -12,13 +12,13 @@ import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import parse_qs, quote, urlsplit
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from omv_pipelines import secrets
 from omv_pipelines.sources.base import GEOMETRY, Harvest, SourceError, add_provenance
+from omv_pipelines.sources.sql.config import SqlSource
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -37,80 +37,23 @@ _GEOJSON_TMP = "__omv_geojson"
 _SINCE = "omv_since"
 
 
-class SqlIncremental(BaseModel):
-    """Read only the rows changed since the last harvest, and merge them into the table kept from before."""
+def harvest_source(
+    config: SqlSource,
+    *,
+    source_id: str,
+    base_dir: Path | None = None,
+    state_dir: Path | None = None,
+    full_refresh: bool = False,
+) -> Harvest:
+    """The registry's entry: with `incremental` settings and a `state_dir`, only what changed since the
+    last harvest is read (everything when `full_refresh`); otherwise the whole table or query."""
+    if config.incremental is not None and state_dir is not None:
+        from omv_pipelines.sources.sql.incremental import harvest_incremental
 
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
-
-    watermark_column: str
-    """Column that grows whenever a row is added or changed, e.g. last_modified (a timestamp, a date or an
-    increasing number). Rows where it is empty are only read by a full refresh."""
-    key_column: str
-    """Column that identifies a row (its primary key): a changed row replaces the earlier copy with that key."""
-    soft_delete_column: str | None = None
-    """Column that marks a deleted row, e.g. deleted_at or is_deleted; such rows are removed from the table.
-    Without it, rows deleted in the database only disappear at the next full refresh."""
-    deleted_value: bool | int | str | None = None
-    """Value of soft_delete_column that means deleted (e.g. true or 1). By default any non-empty value
-    (a deleted_at date) means deleted."""
-
-    @model_validator(mode="after")
-    def _check(self) -> SqlIncremental:
-        if self.deleted_value is not None and self.soft_delete_column is None:
-            raise ValueError("deleted_value goes with soft_delete_column")
-        return self
-
-
-class SqlSource(BaseModel):
-    """A table or a query in a SQL database reachable with a SQLAlchemy URL."""
-
-    # hide_input_in_errors: a refused url must not be echoed, password and all, in the validation error.
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, hide_input_in_errors=True)
-
-    kind: Literal["sql"] = "sql"
-    """Source type discriminator."""
-    url_env: str | None = None
-    """Name of the environment variable that holds the SQLAlchemy URL (with its password), e.g.
-    OMV_NAMUR_DB=postgresql+psycopg://user:pass@host/db. Use this whenever the database needs a password."""
-    url: str | None = None
-    """SQLAlchemy URL without a password, e.g. sqlite:///{base_dir}/namur.sqlite ({base_dir} is the
-    catalogue folder). A URL with a password is refused: put it in an environment variable (url_env)."""
-    table: str | None = None
-    """Table (or view) to read whole, optionally schema-qualified: 'mobilite.velos'."""
-    query: str | None = None
-    """SELECT statement to run instead of a table. Values go in `params` as :name placeholders."""
-    params: dict[str, Any] = Field(default_factory=dict)
-    """Values bound to the :name placeholders of `query` (bound by the driver, never pasted into SQL)."""
-    geometry_column: str | None = None
-    """PostGIS geometry column, returned reprojected to WGS84 as GeoJSON text in the `geometry` column."""
-    chunk_size: int = Field(50_000, gt=0)
-    """Rows fetched per round trip from the server-side cursor."""
-    timeout_s: float = Field(300, gt=0)
-    """Statement timeout in seconds (PostgreSQL, MariaDB, MySQL)."""
-    incremental: SqlIncremental | None = None
-    """Harvest only the rows changed since the last run and merge them into the table kept from that run
-    (a full read on the first run and on demand). By default every run reads the whole table."""
-
-    @model_validator(mode="after")
-    def _check(self) -> SqlSource:
-        if (self.url_env is None) == (self.url is None):
-            raise ValueError("give exactly one of url_env (name of an environment variable) or url")
-        if (self.table is None) == (self.query is None):
-            raise ValueError("give exactly one of table or query")
-        if self.params and self.query is None:
-            raise ValueError("params go with a query, not with a table")
-        if self.url is not None and _has_password(self.url):
-            raise ValueError(
-                "the url contains a password: never write secrets in the catalogue; put the URL in an "
-                "environment variable and name it with url_env"
-            )
-        return self
-
-
-def _has_password(url: str) -> bool:
-    parts = urlsplit(url)
-    query = {k.lower() for k in parse_qs(parts.query)}
-    return bool(parts.password) or "password" in query
+        return harvest_incremental(
+            config, source_id=source_id, base_dir=base_dir, state_dir=state_dir, full_refresh=full_refresh
+        )
+    return harvest_sql(config, source_id=source_id, base_dir=base_dir)
 
 
 def harvest_sql(
@@ -132,11 +75,13 @@ def harvest_sql(
 
     started = time.perf_counter()
     url = _resolve_url(config, source_id, base_dir, os.environ if env is None else env)
-    location = _mask(url)
-    secrets = _secrets(url)
+    passwords = _passwords(url)
+    secrets.register(*passwords)
+    location = _shown(url, passwords)
 
-    def fail(message: str, hint: str | None = None) -> SourceError:
-        return SourceError(source_id, _scrub(message, secrets), _scrub(hint, secrets) if hint else None)
+    def fail(message: str, hint: str | None = None, retryable: bool = False) -> SourceError:
+        shown_hint = secrets.redact(hint, *passwords) if hint else None
+        return SourceError(source_id, secrets.redact(message, *passwords), shown_hint, retryable=retryable)
 
     if since is not None and config.incremental is None:
         raise fail("a watermark was given but the source has no `incremental` settings")
@@ -159,7 +104,7 @@ def harvest_sql(
             hint = "install the SQLAlchemy dialect and driver for this database"
         raise fail(f"no database driver for {url.drivername!r} ({err})", hint) from None
 
-    from omv_pipelines.sources.pg_copy import CopyConversionError
+    from omv_pipelines.sources.sql.pg_copy import CopyConversionError
 
     copy_fallback = None
     try:
@@ -170,12 +115,13 @@ def harvest_sql(
             chunks, columns, count, method = _read(engine, config, params, since is not None, use_copy=False)
     except sa.exc.DBAPIError as err:
         message = _first_lines(str(err.orig))
-        hint = None
+        hint, unreachable = None, False
         if "timeout" in message.lower() or "max_statement_time" in message.lower():
             hint = f"the read took longer than timeout_s={config.timeout_s}: raise it or narrow the query"
         elif isinstance(err, sa.exc.OperationalError) and "connect" in message.lower():
             hint = "check that the database server is running and that host and port are right"
-        raise fail(f"reading {location} failed: {message}", hint) from None
+            unreachable = True  # a server that is down or restarting may answer the next run
+        raise fail(f"reading {location} failed: {message}", hint, retryable=unreachable) from None
     except sa.exc.SQLAlchemyError as err:
         raise fail(f"reading {location} failed: {_first_lines(str(err))}") from None
     finally:
@@ -200,7 +146,7 @@ def _read(
 ) -> tuple[list[pa.Table], list[str], int, str]:
     """Chunks of the result, its column names, the number of chunks read, and how it was read: by COPY
     (PostgreSQL through psycopg 3, when every column type allows) or row by row from a server-side cursor."""
-    from omv_pipelines.sources.pg_copy import CopyConversionError
+    from omv_pipelines.sources.sql.pg_copy import CopyConversionError
 
     with engine.connect() as conn:
         _begin_read_only(conn, config.timeout_s)
@@ -231,7 +177,7 @@ def _read_by_copy(
     The `skip` column (the raw geometry, replaced by its GeoJSON) is not transferred at all."""
     import sqlalchemy as sa
 
-    from omv_pipelines.sources import pg_copy
+    from omv_pipelines.sources.sql import pg_copy
 
     compiled = stmt.compile(dialect=conn.dialect)
     sql, bound = str(compiled), compiled.construct_params(params)
@@ -283,23 +229,15 @@ def _resolve_url(config: SqlSource, source_id: str, base_dir: Path | None, env: 
         ) from None
 
 
-def _mask(url: URL) -> str:
-    """The URL as text with every secret replaced by ***."""
-    if any(k.lower() == "password" for k in url.query):
-        url = url.update_query_dict({k: "***" for k in url.query if k.lower() == "password"})
-    return url.render_as_string(hide_password=True)
-
-
-def _secrets(url: URL) -> list[str]:
+def _passwords(url: URL) -> list[str]:
+    """The URL's password and any `password` query value (some drivers take it there)."""
     values = [url.password or ""] + [v for k, v in url.query.items() if k.lower() == "password"]
-    flat = [v for value in values for v in ([value] if isinstance(value, str) else value) if v]
-    return flat + [quote(v, safe="") for v in flat]
+    return [v for value in values for v in ([value] if isinstance(value, str) else value) if v]
 
 
-def _scrub(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    return text
+def _shown(url: URL, passwords: list[str]) -> str:
+    """The URL as text fit to show: SQLAlchemy renders it, the secrets module masks it."""
+    return secrets.redact(url.render_as_string(hide_password=False), *passwords)
 
 
 def _first_lines(text: str, n: int = 2) -> str:
