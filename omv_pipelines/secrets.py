@@ -62,7 +62,8 @@ def redact_url(url: str) -> str:
     if parts.port:
         host += f":{parts.port}"
     pairs = parse_qsl(parts.query, keep_blank_values=True)
-    query = urlencode([(k, MASK if SECRET_PARAM.search(k) else v) for k, v in pairs], safe=":/,*")
+    # Registered values are masked decoded: re-encoding may spell them unlike either form `register` knows.
+    query = urlencode([(k, MASK if SECRET_PARAM.search(k) else redact(v)) for k, v in pairs], safe=":/,*")
     return redact(urlunsplit((parts.scheme, host, parts.path, query, "")))
 
 
