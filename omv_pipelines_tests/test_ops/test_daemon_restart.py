@@ -3,9 +3,7 @@ again: the run is failed by run monitoring and retried, and the dataset is publi
 
 import hashlib
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import dagster as dg
@@ -13,45 +11,21 @@ import pytest
 import yaml
 
 from omv_pipelines.catalog.loader import DEMO_CATALOG
-from omv_pipelines.defs.assets import keys
+from omv_pipelines.defs.keys import DatasetKeys
 from omv_pipelines_tests.test_ops.services import REPO, DagsterProcesses
 
 DATASET = "participation/processus_participatifs"
 DELAY_S = 6
 
 
-class SlowCsvServer:
-    """Serves one CSV over HTTP after a delay; `requested` is set when a download begins."""
+def _slow_csv(body: bytes):
+    """Answers every GET with `body` after DELAY_S: long enough to kill the daemon mid-download."""
 
-    def __init__(self, body: bytes):
-        self.requested = threading.Event()
-        self.count = 0
-        outer = self
+    def app(method, path, query, headers, request_body):
+        time.sleep(DELAY_S)
+        return 200, {"Content-Type": "text/csv; charset=utf-8"}, body
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                outer.count += 1
-                outer.requested.set()
-                time.sleep(DELAY_S)
-                try:
-                    self.send_response(200)
-                    self.send_header("Content-Type", "text/csv; charset=utf-8")
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                except OSError:  # the client died while waiting: what this test does to it
-                    pass
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/processus.csv"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+    return app
 
 
 def _catalog(folder: Path, url: str) -> None:
@@ -74,9 +48,9 @@ def _instance_yaml(path: Path) -> Path:
 
 @pytest.mark.integration
 @pytest.mark.timeout(420)
-def test_killing_the_daemon_mid_run_fails_and_retries_the_run_and_publishes_once(tmp_path):
-    server = SlowCsvServer((DEMO_CATALOG / "data" / "namur_processus_participatifs.csv").read_bytes())
-    _catalog(tmp_path / "catalog", server.url)
+def test_killing_the_daemon_mid_run_fails_and_retries_the_run_and_publishes_once(tmp_path, loopback):
+    server = loopback(_slow_csv((DEMO_CATALOG / "data" / "namur_processus_participatifs.csv").read_bytes()))
+    _catalog(tmp_path / "catalog", server.url("/processus.csv"))
     data_dir = tmp_path / "data"
     services = DagsterProcesses(
         tmp_path / "dagster_home", {"OMV_CATALOG": str(tmp_path / "catalog"), "OMV_DATA_DIR": str(data_dir)},
@@ -84,7 +58,7 @@ def test_killing_the_daemon_mid_run_fails_and_retries_the_run_and_publishes_once
     )
     try:
         services.start_daemon()  # the catalogue sensor adds Namur and queues its first run
-        assert server.requested.wait(180), services.log("daemon")[-4000:]
+        assert server.wait_for_requests(1, timeout=180), services.log("daemon")[-4000:]
         services.kill("daemon")  # daemon, code server, run worker and step process: the whole group, SIGKILL
 
         with dg.DagsterInstance.from_config(str(services.home)) as instance:
@@ -103,7 +77,7 @@ def test_killing_the_daemon_mid_run_fails_and_retries_the_run_and_publishes_once
             assert retry.tags.get("dagster/parent_run_id") == first.run_id
 
             publications = instance.fetch_materializations(
-                dg.AssetRecordsFilter(asset_key=keys(DATASET)["odwb"], asset_partitions=["92094"]), limit=10
+                dg.AssetRecordsFilter(asset_key=DatasetKeys.of(DATASET).odwb, asset_partitions=["92094"]), limit=10
             ).records
         assert [p.asset_materialization.metadata["status"].value for p in publications] == ["published"]
         assert publications[0].run_id == retry.run_id
@@ -111,7 +85,6 @@ def test_killing_the_daemon_mid_run_fails_and_retries_the_run_and_publishes_once
         metadata = json.loads(csv.with_suffix(".metadata.json").read_text(encoding="utf-8"))
         assert metadata["content_hash"] == "sha256:" + hashlib.sha256(csv.read_bytes()).hexdigest()
         assert publications[0].asset_materialization.metadata["content_hash"].value == metadata["content_hash"]
-        assert server.count == 2
+        assert [r.method for r in server.requests] == ["GET", "GET"]  # the killed try and the retry
     finally:
         services.stop()
-        server.close()
