@@ -4,9 +4,9 @@ Also what must never happen: a broken source publishing over good data, a commun
 """
 
 import json
-import os
 from pathlib import Path
 
+import dagster as dg
 import pandas as pd
 import pytest
 import yaml
@@ -14,6 +14,7 @@ import yaml
 from omv_pipelines.defs.assets import FORCE_TAG, keys
 from omv_pipelines.defs.local import run_commune, run_regional
 from omv_pipelines.schemas import get_schema
+from omv_pipelines_tests.support.frictionless import validate_csv
 
 DEFIBRILLATORS = "resilience/defibrillateurs"
 EXPECTED_VALID = {"92094": 12, "62063": 9, "53053": 10}
@@ -48,13 +49,9 @@ def _failure_messages(result) -> str:
     return " | ".join(e.step_failure_data.error.message for e in result.all_events if e.is_step_failure)
 
 
-def _validate_with_frictionless(csv_path: Path, descriptor: dict) -> list:
-    frictionless = pytest.importorskip("frictionless")
-    schema = frictionless.Schema.from_descriptor(descriptor)
-    report = frictionless.Resource(path=csv_path.name, basepath=str(csv_path.parent), schema=schema).validate()
-    header = csv_path.read_text(encoding="utf-8").splitlines()[0]
-    assert header == ",".join(f'"{f["name"]}"' for f in descriptor["fields"])  # frictionless matches by position
-    return report.flatten(["rowNumber", "fieldName", "message"])
+def _quoted_header(csv_path: Path) -> str:
+    """The header line as written: every published CSV quotes its column names."""
+    return csv_path.read_text(encoding="utf-8").splitlines()[0]
 
 
 def _run_demo(factory):
@@ -92,18 +89,13 @@ def test_demo_materialises_every_commune_with_checks_passing(shared_demo_run):
 
 
 @pytest.mark.integration
-def test_exports_validate_against_the_schema_and_the_standard(shared_demo_run):
+def test_exports_validate_against_the_schema(shared_demo_run):
     pipeline, _, _ = shared_demo_run
     ours = get_schema(DEFIBRILLATORS).descriptor
-    reference_dir = os.environ.get("OMV_REFERENCE_DIR")
-    official = None
-    if reference_dir:
-        official = json.loads((Path(reference_dir) / "schemas/futurocite/standard-defibrillateurs.schema.json").read_text(encoding="utf-8"))
     for code, dataset_id in DATASET_IDS.items():
         csv_path = pipeline.export_dir / f"{dataset_id}.csv"
-        assert _validate_with_frictionless(csv_path, ours) == []
-        if official:
-            assert _validate_with_frictionless(csv_path, official) == []
+        assert _quoted_header(csv_path) == ",".join(f'"{f["name"]}"' for f in ours["fields"])
+        assert validate_csv(csv_path, ours) == []
         table = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
         assert len(table) == EXPECTED_VALID[code]
         assert (table["ins_code"] == code).all()
@@ -115,7 +107,16 @@ def test_exports_validate_against_the_schema_and_the_standard(shared_demo_run):
     regional = pd.read_csv(pipeline.export_dir / "wallonie-defibrillateurs.csv", dtype=str, keep_default_na=False)
     assert len(regional) == sum(EXPECTED_VALID.values())
     assert regional["id"].is_unique
-    assert _validate_with_frictionless(pipeline.export_dir / "wallonie-defibrillateurs.csv", ours) == []
+    assert validate_csv(pipeline.export_dir / "wallonie-defibrillateurs.csv", ours) == []
+
+
+@pytest.mark.integration
+def test_exports_validate_against_the_official_standard(shared_demo_run, reference_dir):
+    pipeline, _, _ = shared_demo_run
+    path = reference_dir / "schemas/futurocite/standard-defibrillateurs.schema.json"
+    official = json.loads(path.read_text(encoding="utf-8"))
+    for name in [*DATASET_IDS.values(), "wallonie-defibrillateurs"]:
+        assert validate_csv(pipeline.export_dir / f"{name}.csv", official) == [], name
 
 
 @pytest.mark.integration
@@ -139,8 +140,13 @@ def test_liege_report_lists_the_deliberate_defects(shared_demo_run):
         ("14", "accessibility", "error", "not_in_enum", "Publique"),
         ("14", "installation_date", "error", "invalid_date", "31/02/2021"),
     }
-    quarantine = pipeline.instance.get_latest_materialization_event(keys(DEFIBRILLATORS)["quarantine"])
-    assert quarantine is not None
+    liege = dg.AssetRecordsFilter(asset_key=keys(DEFIBRILLATORS)["quarantine"], asset_partitions=["62063"])
+    [record] = pipeline.instance.fetch_materializations(liege, limit=1).records
+    metadata = record.asset_materialization.metadata
+    assert metadata["dagster/row_count"].value == len(lines)
+    assert metadata["report"].value.startswith(
+        "**11** source rows → **9** published, **2** rejected, **1** warnings."
+    )
 
 
 @pytest.mark.integration
@@ -174,7 +180,7 @@ def test_a_shrunken_source_never_replaces_the_last_good_publication(demo_run):
     _rewrite(pipeline.catalog_dir, "92094-namur.yaml", keep_two_rows)
     catalog = _catalog(pipeline)
     refused = run_commune(pipeline.defs, pipeline.instance, catalog.get("92094").config)
-    assert not refused.success or _check_results(refused)["no_unexplained_row_drop"] is False
+    assert not refused.success, "the blocking row-drop check must stop the run"
     assert _check_results(refused)["no_unexplained_row_drop"] is False
     assert (pipeline.export_dir / "namur-defibrillateurs.csv").read_bytes() == good
 
@@ -218,11 +224,21 @@ def test_a_commune_without_the_dataset_is_skipped_cleanly(demo_wfs, pipeline_fac
 
     ensure_partitions(pipeline.instance, ["92094"])
     job = pipeline.defs.resolve_job_def("commune_sync")
+
+    def run(dataset: str):
+        return job.execute_in_process(
+            instance=pipeline.instance, partition_key="92094", raise_on_error=False,
+            asset_selection=[keys(dataset)[k] for k in ("raw", "table", "quarantine", "odwb")],
+        )
+
+    # A dataset Namur provides is exported first, so that the export folder below is really looked at.
+    first = run(DEFIBRILLATORS)
+    assert first.success, _failure_messages(first)
+    assert pipeline.export_dir.is_dir(), "the defibrillators run should have created the export folder"
+    exported = sorted(p.name for p in pipeline.export_dir.iterdir())
+    assert "namur-defibrillateurs.csv" in exported
     # Ask Namur for a dataset it does not provide: nothing fails, nothing is published.
-    result = job.execute_in_process(
-        instance=pipeline.instance, partition_key="92094", raise_on_error=False,
-        asset_selection=[keys("mobility/travaux_voiries")[k] for k in ("raw", "table", "quarantine", "odwb")],
-    )
-    assert result.success
+    result = run("mobility/travaux_voiries")
+    assert result.success, _failure_messages(result)
     assert pipeline.instance.get_materialized_partitions(keys("mobility/travaux_voiries")["odwb"]) == set()
-    assert not list(pipeline.export_dir.glob("namur-travaux-voiries*")) if pipeline.export_dir.exists() else True
+    assert sorted(p.name for p in pipeline.export_dir.iterdir()) == exported
