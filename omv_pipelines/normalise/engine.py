@@ -88,10 +88,6 @@ class _Problems:
         return pd.concat(parts).astype("string")[PROBLEM_COLUMNS]
 
 
-def _quoted(values: pd.Series) -> pd.Series:
-    return "'" + values.fillna("").astype("string") + "'"
-
-
 def normalise(
     raw: pd.DataFrame,
     schema: DatasetSchema,
