@@ -18,8 +18,15 @@ MAX_BACKOFF_S = 30.0  # never wait longer than this between two attempts, whatev
 USER_AGENT = "omv_pipelines (Ouvrir ma ville)"
 
 
-def retry_policy(retries: int, backoff_s: float = 0.5, *, methods: Collection[str] | None = None):
-    """urllib3 `Retry`: `retries` more attempts after the first, waits of backoff_s × 2^n (+ jitter)."""
+def retry_policy(
+    retries: int,
+    backoff_s: float = 0.5,
+    *,
+    methods: Collection[str] | None = None,
+    max_retry_after_s: float = MAX_BACKOFF_S,
+):
+    """urllib3 `Retry`: `retries` more attempts after the first, waits of backoff_s × 2^n (+ jitter);
+    a server's `Retry-After` is honoured up to `max_retry_after_s`."""
     from urllib3.util.retry import Retry
 
     return Retry(
@@ -35,6 +42,7 @@ def retry_policy(retries: int, backoff_s: float = 0.5, *, methods: Collection[st
         status_forcelist=RETRY_STATUS,
         allowed_methods=frozenset(m.upper() for m in methods) if methods is not None else None,  # None: all
         respect_retry_after_header=True,
+        retry_after_max=int(max_retry_after_s),
         raise_on_status=False,  # hand the last answer back: the caller knows how to word the error
         raise_on_redirect=False,
     )
@@ -47,14 +55,18 @@ def session(
     headers: Mapping[str, str] | None = None,
     auth: tuple[str, str] | None = None,
     methods: Collection[str] | None = None,
+    max_retry_after_s: float = MAX_BACKOFF_S,
 ) -> requests.Session:
     """A session whose every request is retried on connection errors, 429 and 5xx (`methods`: which
-    HTTP methods may be retried; None = all, for APIs whose writes are idempotent or checked after)."""
+    HTTP methods may be retried; None = all, for APIs whose writes are idempotent or checked after;
+    `max_retry_after_s`: the longest `Retry-After` obeyed, for APIs whose quotas ask for longer waits)."""
     import requests
     from requests.adapters import HTTPAdapter
 
     http = requests.Session()
-    adapter = HTTPAdapter(max_retries=retry_policy(retries, backoff_s, methods=methods))
+    adapter = HTTPAdapter(
+        max_retries=retry_policy(retries, backoff_s, methods=methods, max_retry_after_s=max_retry_after_s)
+    )
     http.mount("http://", adapter)
     http.mount("https://", adapter)
     http.headers["User-Agent"] = USER_AGENT
