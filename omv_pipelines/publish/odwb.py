@@ -1,20 +1,20 @@
 """Client for an Opendatasoft portal (ODWB): Automation API v1.0 manages datasets, Explore v2.1 reads back.
 
 It knows Opendatasoft's paths and payload shapes, nothing of communes or schemas. Transient failures
-(429, 5xx, connection errors, timeouts) are retried with exponential backoff and jitter, honouring
-`Retry-After`; other 4xx are raised at once as typed errors. The API key travels only in the
-`Authorization` header and is masked in every message and repr.
+(429, 5xx, connection errors, timeouts) are retried by the project's one HTTP session
+(`omv_pipelines.http`: exponential backoff with jitter, honouring `Retry-After` up to a cap); other 4xx
+are raised at once as typed errors. The API key travels only in the `Authorization` header, is
+registered with `omv_pipelines.secrets` and masked in every message and repr.
 """
 
 from __future__ import annotations
 
 import json
-import random
-import re
-import time
 from collections.abc import Iterator
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
+
+from omv_pipelines import http, secrets
+from omv_pipelines.errors import OmvError
 
 if TYPE_CHECKING:
     import requests
@@ -22,14 +22,15 @@ if TYPE_CHECKING:
 AUTOMATION = "/api/automation/v1.0/"
 EXPLORE = "/api/explore/v2.1/"
 PAGE_LIMIT = 1000  # the Automation API's maximum page size
-MAX_RETRY_AFTER_S = 300.0  # never sleep longer than this on a server's say-so
-
-_sleep = time.sleep  # module-level so that tests can observe the delays without waiting
-_APIKEY_IN_URL = re.compile(r"(?i)(apikey=)[^&#\s]*")
+MAX_RETRY_AFTER_S = 300.0  # never sleep longer than this on a server's say-so (Explore quotas ask for more)
 
 
-class OdwbError(RuntimeError):
-    """An ODWB request failed. `status` is None when no HTTP answer came back (connection error, timeout)."""
+class OdwbError(OmvError):
+    """An ODWB request failed. `status` is None when no HTTP answer came back (connection error, timeout).
+
+    Retryable when no answer came back or the portal answered 429/5xx; other 4xx answers are final
+    (subclasses say otherwise where a later attempt can succeed).
+    """
 
     def __init__(
         self,
@@ -43,48 +44,67 @@ class OdwbError(RuntimeError):
     ):
         self.status = status
         self.error_code = error_code
-        self.message = message
         self.detail = detail
         self.action = action
         self.url = url
-        head = f"ODWB {action} failed" if action else "ODWB request failed"
-        where = f" ({url})" if url else ""
-        code = f"HTTP {status}" if status is not None else "no HTTP answer"
-        if error_code:
-            code += f" {error_code}"
-        text = f"{head}{where}: {code}: {message}"
-        if detail:
-            text += f" — detail: {json.dumps(detail, ensure_ascii=False, default=str)[:1000]}"
-        super().__init__(text)
+        transient = status is None or status == 429 or status >= 500
+        super().__init__(
+            message,
+            retryable=transient if type(self) is OdwbError else None,  # subclasses say it themselves
+            action=action or None,
+            url=url or None,
+            http_status=status,
+        )
+
+    @property
+    def text(self) -> str:
+        head = f"ODWB {self.action} failed" if self.action else "ODWB request failed"
+        where = f" ({self.url})" if self.url else ""
+        code = f"HTTP {self.status}" if self.status is not None else "no HTTP answer"
+        if self.error_code:
+            code += f" {self.error_code}"
+        text = f"{head}{where}: {code}: {self.message}"
+        if self.detail:
+            text += f" — detail: {json.dumps(self.detail, ensure_ascii=False, default=str)[:1000]}"
+        return text
 
 
 class OdwbAuthError(OdwbError):
-    """401: the API key is missing or wrong; 403: the key is valid but lacks a permission."""
+    """401: the API key is missing or wrong; 403: the key is valid but lacks a permission. Needs a person."""
+
+    retryable = False
 
 
 class OdwbNotFound(OdwbError):
     """404: no such dataset, resource, file or field configuration for this key."""
 
+    retryable = False
+
 
 class OdwbBusy(OdwbError):
     """400 invalid_dataset_status: the dataset is processing; the action can be retried once it is idle."""
+
+    retryable = True
 
 
 class OdwbValidationError(OdwbError):
     """400 validation_error: the request body was refused; `detail` maps each field to its problems."""
 
+    retryable = False
+
 
 class OdwbRateLimited(OdwbError):
-    """429 after every retry: the portal's quota is exhausted."""
+    """429 after every retry: the portal's quota is exhausted; a later run may find it renewed."""
 
-
-def mask_url(url: str) -> str:
-    """Hide any `apikey=` query value in a URL."""
-    return _APIKEY_IN_URL.sub(r"\1***", url)
+    retryable = True
 
 
 class OdwbClient:
-    """A session against one portal. `base_url` is the portal root, e.g. `https://www.odwb.be`."""
+    """A session against one portal. `base_url` is the portal root, e.g. `https://www.odwb.be`.
+
+    `retries` more attempts follow a failed one (connection error, timeout, 429, 5xx), on every method:
+    Automation writes are checked afterwards by the sync (find before create, markers on resources).
+    """
 
     def __init__(
         self,
@@ -97,6 +117,7 @@ class OdwbClient:
     ):
         if not api_key:
             raise ValueError("ODWB API key is empty: set ODWB_API_KEY to a key with dataset permissions")
+        secrets.register(api_key)
         self.base_url = base_url.rstrip("/")
         self.timeout_s = timeout_s
         self.retries = retries
@@ -105,7 +126,7 @@ class OdwbClient:
         self._session: requests.Session | None = None
 
     def __repr__(self) -> str:
-        return f"OdwbClient(base_url={mask_url(self.base_url)!r}, api_key='***')"
+        return f"OdwbClient(base_url={secrets.redact_url(self.base_url)!r}, api_key='***')"
 
     def close(self) -> None:
         if self._session is not None:
@@ -123,25 +144,20 @@ class OdwbClient:
     @property
     def session(self) -> requests.Session:
         if self._session is None:
-            import requests
-
-            self._session = requests.Session()
-            self._session.headers["Authorization"] = f"Apikey {self.__api_key}"
-            self._session.headers["Accept"] = "application/json"
+            self._session = http.session(
+                retries=self.retries,
+                backoff_s=self.backoff_s,
+                headers={"Authorization": f"Apikey {self.__api_key}", "Accept": "application/json"},
+                methods=None,
+                max_retry_after_s=MAX_RETRY_AFTER_S,
+            )
         return self._session
 
-    def _scrub(self, text: str) -> str:
-        return mask_url(text).replace(self.__api_key, "***") if len(self.__api_key) >= 4 else mask_url(text)
+    def _redact(self, text: str) -> str:
+        return secrets.redact(text, self.__api_key)
 
     def _url(self, api: str, path: str) -> str:
         return f"{self.base_url}{api}{path.lstrip('/')}"
-
-    def _delay(self, attempt: int, response: requests.Response | None) -> float:
-        if response is not None:
-            retry_after = _parse_retry_after(response.headers.get("Retry-After"))
-            if retry_after is not None:
-                return min(retry_after, MAX_RETRY_AFTER_S)
-        return self.backoff_s * 2**attempt + random.uniform(0, self.backoff_s)
 
     def request(
         self,
@@ -154,44 +170,34 @@ class OdwbClient:
         files: dict[str, Any] | None = None,
         stream: bool = False,
     ) -> requests.Response:
-        """Send one request with retries; return the response of a 2xx answer or raise a typed OdwbError."""
+        """Send one request (retried by the session); return the 2xx response or raise a typed OdwbError."""
         import requests
 
-        shown = self._scrub(url)
-        for attempt in range(self.retries + 1):
-            last = attempt == self.retries
-            try:
-                response = self.session.request(
-                    method,
-                    url,
-                    params=params,
-                    json=json_body,
-                    files=files,
-                    timeout=self.timeout_s,
-                    stream=stream,
-                )
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                if last:
-                    kind = "timed out" if isinstance(exc, requests.Timeout) else "could not connect"
-                    raise OdwbError(
-                        None,
-                        None,
-                        f"{kind} after {self.retries + 1} attempts ({type(exc).__name__}); "
-                        "check ODWB_URL and the network, then run again",
-                        action=action,
-                        url=shown,
-                    ) from None
-                _sleep(self._delay(attempt, None))
-                continue
-            if response.status_code == 429 or response.status_code >= 500:
-                if not last:
-                    _sleep(self._delay(attempt, response))
-                    response.close()
-                    continue
-            if response.status_code >= 400:
-                raise self._error(response, action, shown)
-            return response
-        raise AssertionError("unreachable")  # the loop always returns or raises
+        shown = secrets.redact(secrets.redact_url(url), self.__api_key)
+        try:
+            response = self.session.request(
+                method,
+                url,
+                params=params,
+                json=json_body,
+                files=files,
+                timeout=self.timeout_s,
+                stream=stream,
+            )
+        except requests.RequestException as exc:
+            cause = _root_cause(exc)
+            kind = "timed out" if _timed_out(exc, cause) else "could not connect"
+            raise OdwbError(
+                None,
+                None,
+                f"{kind} after {self.retries + 1} attempts ({type(cause).__name__}); "
+                "check ODWB_URL and the network, then run again",
+                action=action,
+                url=shown,
+            ) from None
+        if response.status_code >= 400:
+            raise self._error(response, action, shown)
+        return response
 
     def _error(self, response: requests.Response, action: str, shown: str) -> OdwbError:
         status = response.status_code
@@ -207,10 +213,10 @@ class OdwbClient:
         message = (
             body.get("message") or body.get("error") or (response.text or "").strip()[:300] or response.reason
         )
-        message = self._scrub(str(message))
+        message = self._redact(str(message))
         detail = body.get("detail")
         if isinstance(detail, str | dict | list):
-            detail = json.loads(self._scrub(json.dumps(detail)))
+            detail = json.loads(self._redact(json.dumps(detail)))
         args = (status, code, message, detail)
         if status == 401:
             hint = "the API key was refused (missing, wrong or revoked): check ODWB_API_KEY"
@@ -411,16 +417,19 @@ class OdwbClient:
         return self.request("GET", url, action=f"export {dataset_id!r} as CSV", params=params).content
 
 
-def _parse_retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date), or None."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
+def _root_cause(exc: BaseException) -> BaseException:
+    """The urllib3 error behind a requests error (after retries: MaxRetryError.reason), else `exc`."""
+    inner = exc.args[0] if exc.args else None
+    if not isinstance(inner, BaseException):
+        return exc
+    return getattr(inner, "reason", None) or inner
+
+
+def _timed_out(exc: BaseException, cause: BaseException) -> bool:
+    import requests
+    import urllib3.exceptions
+
+    # NewConnectionError (connection refused) derives from ConnectTimeoutError in urllib3 2.x: not a timeout.
+    if isinstance(cause, urllib3.exceptions.NewConnectionError):
+        return False
+    return isinstance(exc, requests.Timeout) or isinstance(cause, urllib3.exceptions.TimeoutError)

@@ -24,7 +24,13 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from omv_pipelines.publish.odwb import OdwbBusy, OdwbClient, OdwbValidationError
+from omv_pipelines.errors import OmvError
+from omv_pipelines.publish.odwb import (
+    OdwbBusy,
+    OdwbClient,
+    OdwbNotFound,
+    OdwbValidationError,
+)
 
 BUSY_STATES = ("queued", "processing", "aborting_processing", "deleting", "saving_version")
 CONFIG_LABEL_PREFIX = "omv: "  # marks the field configurations this module owns
@@ -56,20 +62,28 @@ class PublishResult:
     records_errors: tuple[dict, ...] = ()  # values ODS could not convert (published as empty), if any
 
 
-class PublishError(RuntimeError):
-    """Publishing a dataset failed; the message names the dataset and says what to do."""
+class PublishError(OmvError):
+    """Publishing a dataset failed; the message names the dataset and says what to do.
 
-    def __init__(self, dataset_id: str, message: str, hint: str = ""):
+    Retryable by default (the sync converges when run again); subclasses that a retry cannot fix say so.
+    """
+
+    retryable = True
+
+    def __init__(self, dataset_id: str, message: str, hint: str = "", *, retryable: bool | None = None):
         self.dataset_id = dataset_id
-        super().__init__(f"ODWB dataset {dataset_id!r}: {message}" + (f" — {hint}" if hint else ""))
+        message = f"ODWB dataset {dataset_id!r}: {message}"
+        super().__init__(message, hint or None, retryable=retryable, dataset_id=dataset_id)
 
 
 class DatasetNotOwned(PublishError):
     """The dataset_id exists on the portal but this key cannot edit it: reported, never overwritten."""
 
+    retryable = False
+
 
 class ProcessingFailed(PublishError):
-    """ODWB ended the processing in `error` or `limit_reached`."""
+    """ODWB ended the processing in `error` or `limit_reached` (retryable: a portal-side failure may pass)."""
 
     def __init__(self, dataset_id: str, status: dict):
         self.status = status.get("status")
@@ -186,6 +200,18 @@ def publish_table(
     )
     run.step("mark", f"published {content_hash}")
     return run.result(uid, content_hash, "published", count, status)
+
+
+def published_state(client: OdwbClient, dataset_id: str) -> tuple[int, str | None] | None:
+    """What is online: (Explore's record count, the content hash our resource marks as published, if this
+    key can see it), or None when the dataset is not publicly visible."""
+    try:
+        count = client.count_records(dataset_id)
+    except OdwbNotFound:
+        return None
+    found = client.find_dataset(dataset_id)
+    markers = [_marker(r) for r in client.list_resources(found["uid"])] if found else []
+    return count, next((h for stage, h in markers if stage == "published"), None)
 
 
 def ods_field_name(name: str) -> str:

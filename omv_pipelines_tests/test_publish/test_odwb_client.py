@@ -6,8 +6,11 @@ import socket
 
 import pytest
 
+from omv_pipelines import secrets
+from omv_pipelines.errors import OmvError
 from omv_pipelines.publish import odwb
 from omv_pipelines.publish.odwb import (
+    MAX_RETRY_AFTER_S,
     OdwbAuthError,
     OdwbBusy,
     OdwbClient,
@@ -15,9 +18,9 @@ from omv_pipelines.publish.odwb import (
     OdwbNotFound,
     OdwbRateLimited,
     OdwbValidationError,
-    mask_url,
 )
 from omv_pipelines_tests.odwb_emulator import OdsEmulator
+from omv_pipelines_tests.test_publish import record_retry_waits
 
 
 @pytest.fixture
@@ -28,10 +31,8 @@ def ods():
 
 @pytest.fixture
 def delays(monkeypatch) -> list[float]:
-    """The client's backoff sleeps, recorded instead of slept."""
-    recorded: list[float] = []
-    monkeypatch.setattr(odwb, "_sleep", recorded.append)
-    return recorded
+    """The session's waits before each retry, recorded instead of slept."""
+    return record_retry_waits(monkeypatch)
 
 
 @pytest.fixture
@@ -45,13 +46,20 @@ def test_server_error_is_retried_with_growing_jittered_backoff(ods, client, dela
     assert client.find_dataset("absent") is None
     assert ods.count("GET", r"/automation/v1.0/datasets/$") == 3
     assert len(delays) == 2
-    assert 0.1 <= delays[0] <= 0.2 and 0.2 <= delays[1] <= 0.3  # backoff_s * 2**attempt + jitter < backoff_s
+    # urllib3: the first retry at once, then backoff_s * 2**(n-1) + jitter < backoff_s / 2
+    assert delays[0] == 0 and 0.2 <= delays[1] <= 0.25
 
 
 def test_retry_after_of_a_429_is_honoured(ods, client, delays):
     ods.inject(r"/datasets/$", 429, headers={"Retry-After": "7"}, method="GET")
     assert client.find_dataset("absent") is None
     assert delays == [7.0]
+
+
+def test_retry_after_is_capped(ods, client, delays):
+    ods.inject(r"/datasets/$", 429, headers={"Retry-After": "86400"}, method="GET")
+    assert client.find_dataset("absent") is None
+    assert delays == [MAX_RETRY_AFTER_S]
 
 
 def test_retries_exhausted_raise_with_status_and_server_message(ods, client, delays):
@@ -83,6 +91,7 @@ def test_wrong_key_says_the_key_is_refused_and_never_shows_it(ods, delays):
     assert info.value.status == 401 and "ODWB_API_KEY" in message
     assert wrong not in message and wrong not in repr(c)
     assert delays == []  # a 4xx other than 429 is final
+    assert isinstance(info.value, OmvError) and not info.value.retryable  # a person must fix the key
 
 
 def test_missing_permission_names_the_attempted_action(ods, client):
@@ -107,6 +116,7 @@ def test_timeouts_exhausted_say_so(ods, delays):
     with OdwbClient(ods.url, ods.api_key, timeout_s=0.2, retries=1) as c, pytest.raises(OdwbError) as info:
         c.find_dataset("absent")
     assert info.value.status is None and "timed out after 2 attempts" in str(info.value)
+    assert info.value.retryable
 
 
 def test_connection_refused_is_retried_then_reported_without_the_key(delays):
@@ -132,12 +142,21 @@ def test_server_echo_of_the_key_is_masked(ods, client):
     assert ods.api_key not in str(info.value) and "apikey=***" in str(info.value)
 
 
-def test_mask_url_hides_apikey_parameters():
+def test_urls_shown_hide_apikey_parameters():
     assert (
-        mask_url("https://p/api/x?limit=2&apikey=abc123&offset=4")
+        secrets.redact_url("https://p/api/x?limit=2&apikey=abc123&offset=4")
         == "https://p/api/x?limit=2&apikey=***&offset=4"
     )
-    assert mask_url("https://p/?APIKEY=zz") == "https://p/?APIKEY=***"
+    assert secrets.redact("https://p/?APIKEY=zz") == "https://p/?APIKEY=***"
+
+
+def test_errors_say_whether_a_retry_can_help():
+    assert OdwbError(503, None, "down").retryable and OdwbError(None, None, "no answer").retryable
+    assert OdwbBusy(400, "invalid_dataset_status", "busy").retryable
+    assert OdwbRateLimited(429, None, "quota").retryable
+    assert not OdwbError(400, "bad_request", "no").retryable
+    assert not OdwbValidationError(400, "validation_error", "no").retryable
+    assert not OdwbAuthError(403, None, "no").retryable
 
 
 def test_lists_follow_next_links(ods, client, monkeypatch):
@@ -180,7 +199,7 @@ def test_duplicate_dataset_id_is_a_validation_error_with_detail(client):
     client.create_dataset("ds", {"default": {"title": "T"}})
     with pytest.raises(OdwbValidationError) as info:
         client.create_dataset("ds", {"default": {"title": "T"}})
-    assert info.value.status == 400 and "dataset_id" in info.value.detail
+    assert info.value.status == 400 and "dataset_id" in info.value.detail and not info.value.retryable
 
 
 def test_explore_quota_error_uses_errorcode(ods, delays):

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from omv_pipelines.publish import odwb
 from omv_pipelines.publish.odwb import OdwbClient, OdwbError
 from omv_pipelines.publish.odwb_sync import publish_table
 from omv_pipelines_tests.odwb_emulator import OdsEmulator
+from omv_pipelines_tests.test_publish import record_retry_waits
 
 REFERENCE_DIR = os.environ.get("OMV_REFERENCE_DIR")
 pytestmark = pytest.mark.skipif(
@@ -124,7 +124,7 @@ def specs() -> dict[str, Spec]:
 def scenario():
     """Drive every served endpoint through successes and errors; return (served operations, exchanges)."""
     mp = pytest.MonkeyPatch()
-    mp.setattr(odwb, "_sleep", lambda s: None)
+    record_retry_waits(mp)  # retries without waiting
     csv_bytes = (
         b'id,nom,places,coordinates\n92094-1,Gare,4,"{""type"": ""Point"", ""coordinates"": [4.86, 50.46]}"\n'
     )

@@ -8,7 +8,6 @@ import io
 
 import pytest
 
-from omv_pipelines.publish import odwb
 from omv_pipelines.publish.odwb import OdwbClient, OdwbError
 from omv_pipelines.publish.odwb_sync import (
     DatasetNotOwned,
@@ -18,6 +17,7 @@ from omv_pipelines.publish.odwb_sync import (
     publish_table,
 )
 from omv_pipelines_tests.odwb_emulator import OdsEmulator
+from omv_pipelines_tests.test_publish import record_retry_waits
 
 DATASET = "stationnements-velos-92094"
 FIELDS = [
@@ -66,7 +66,7 @@ def ods():
 
 @pytest.fixture
 def client(ods, monkeypatch):
-    monkeypatch.setattr(odwb, "_sleep", lambda s: None)  # retries without waiting
+    record_retry_waits(monkeypatch)  # retries without waiting
     with OdwbClient(ods.url, ods.api_key, timeout_s=5, retries=2, backoff_s=0.01) as c:
         yield c
 
@@ -235,7 +235,7 @@ def test_timeout_says_the_next_run_resumes_and_it_does(client):
     with OdsEmulator(processing_delay_s=0.6) as slow, OdwbClient(slow.url, slow.api_key) as c:
         with pytest.raises(PublishTimeout) as info:
             publish_table(c, **dict(table(2), max_wait_s=0.1))
-        assert "next run resumes" in str(info.value)
+        assert "next run resumes" in str(info.value) and info.value.retryable
         result = publish_table(c, **table(2))
         assert (
             result.status == "published"
@@ -250,6 +250,7 @@ def test_a_dataset_id_owned_by_another_publisher_is_refused(ods, client, publish
     with pytest.raises(DatasetNotOwned) as info:
         publish_table(client, **table(2))
     assert "cannot edit it" in str(info.value) and "nothing was changed" in str(info.value)
+    assert not info.value.retryable and info.value.context == {"dataset_id": DATASET}  # needs a person
     other = ods.dataset(DATASET)
     assert other.owner == "another-publisher" and other.records == [{"id": "1"}] and not other.resources
     assert ods.count("POST", r"/resources/files/$") == 0
