@@ -10,6 +10,7 @@ resource through EnvVar, so Dagster resolves them at run time and never displays
     OMV_UI_URL              base URL of the Dagster UI for run links (default http://127.0.0.1:3000)
 
 The webhook URL is a secret too (it carries the channel's token): errors name the channel, never the URL.
+The webhook is posted through the project's one HTTP session (retries on connection errors, 429, 5xx).
 """
 
 
@@ -18,15 +19,21 @@ from collections.abc import Mapping, Sequence
 
 import dagster as dg
 
+from omv_pipelines import http, secrets
 from omv_pipelines.catalog.communes import lookup
+from omv_pipelines.errors import OmvError
 from omv_pipelines.schemas import DATASETS
 
 DEFAULT_UI_URL = "http://127.0.0.1:3000"
 THEMES = {key.split("/")[0] for key in DATASETS}
 
 
-class AlertError(RuntimeError):
-    """A channel refused or could not be reached; the message names the channel and the reason only."""
+WEBHOOK_RETRIES = 2  # a duplicated chat message is better than a lost alert
+
+
+class AlertError(OmvError):
+    """A channel refused or could not be reached; the message names the channel and the reason only.
+    Retryable when the channel was unreachable or busy, not when it refused (a revoked token)."""
 
 
 class AlertResource(dg.ConfigurableResource):
@@ -48,27 +55,33 @@ class AlertResource(dg.ConfigurableResource):
 
     def send(self, subject: str, text: str) -> list[str]:
         """Try every channel, then raise one AlertError naming those that failed."""
-        problems = []
+        secrets.register(self.webhook_url, self.smtp_password)  # resolved from EnvVars: mask them everywhere
+        problems, transient = [], []
         for channel, deliver in (("webhook", self._post), ("email", self._mail)):
             if channel not in self.channels:
                 continue
             try:
                 deliver(subject, text)
             except Exception as exc:  # one channel down must not silence the other
-                problems.append(f"{channel}: {_redact(str(exc), self.webhook_url, self.smtp_password)}")
+                problems.append(f"{channel}: {secrets.redact(exc, self.webhook_url, self.smtp_password)}")
+                transient.append(_transient(exc))
         if problems:
-            raise AlertError("alert not delivered through " + "; ".join(problems))
+            raise AlertError("alert not delivered through " + "; ".join(problems), retryable=all(transient))
         return self.channels
 
     def _post(self, subject: str, text: str) -> None:
         import requests
 
         try:
-            response = requests.post(self.webhook_url, json={"text": text}, timeout=self.timeout_s)
+            with http.session(retries=WEBHOOK_RETRIES) as session:
+                response = session.post(self.webhook_url, json={"text": text}, timeout=self.timeout_s)
         except requests.RequestException as exc:
-            raise AlertError(f"webhook unreachable ({type(exc).__name__})") from None
+            raise AlertError(f"webhook unreachable ({type(exc).__name__})", retryable=True) from None
         if response.status_code >= 300:
-            raise AlertError(f"webhook answered HTTP {response.status_code}: {response.text[:200]}")
+            raise AlertError(
+                f"webhook answered HTTP {response.status_code}: {response.text[:200]}",
+                retryable=response.status_code == 429 or response.status_code >= 500,
+            )
 
     def _mail(self, subject: str, text: str) -> None:
         import smtplib
@@ -94,11 +107,17 @@ def _recipients(value: str | None) -> list[str]:
     return [address.strip() for address in (value or "").split(",") if address.strip()]
 
 
-def _redact(text: str, *secrets: str | None) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
+def _transient(exc: Exception) -> bool:
+    """Whether sending again later may succeed: an unreachable or busy channel, an SMTP 4xx answer."""
+    import smtplib
+
+    if isinstance(exc, OmvError):
+        return exc.retryable
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return 400 <= exc.smtp_code < 500
+    if isinstance(exc, smtplib.SMTPException):  # refused recipients, no AUTH or STARTTLS on the server…
+        return isinstance(exc, smtplib.SMTPServerDisconnected)
+    return isinstance(exc, OSError)  # connection refused, timeout, TLS handshake
 
 
 def dataset_of_step(step_key: str) -> str | None:
