@@ -1,4 +1,4 @@
-"""omv_pipelines.http.session against a loopback server: what is retried, how long it waits, what it returns."""
+"""omv_pipelines.http.session on a loopback server: what is retried, how long it waits, what it returns."""
 
 import time
 

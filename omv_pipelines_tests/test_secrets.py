@@ -18,13 +18,13 @@ from omv_pipelines.secrets import MASK, redact, redact_url
         ("mysql+pymysql://root:pw@127.0.0.1/test", f"mysql+pymysql://root:{MASK}@127.0.0.1/test"),
         ("ftp://anon:x@files.example.org/a.csv", f"ftp://anon:{MASK}@files.example.org/a.csv"),
         ("error at sftp://u:p4ss@h:22/x, retry", f"error at sftp://u:{MASK}@h:22/x, retry"),
-        ("https://bob@geo.example.org/ows", "https://bob@geo.example.org/ows"),  # no password: nothing hidden
+        ("https://bob@geo.example.org/ows", "https://bob@geo.example.org/ows"),  # no password to hide
         # secret query values
         ("https://h/a.csv?apikey=abc123", f"https://h/a.csv?apikey={MASK}"),
         ("https://h/x?map=/a.map&token=t0k&n=1", f"https://h/x?map=/a.map&token={MASK}&n=1"),
         ("https://h/x?password=pw&user=u", f"https://h/x?password={MASK}&user=u"),
         ("https://h/x?access_token=ya29.a0", f"https://h/x?access_token={MASK}"),
-        ("https://blob.example/f.xlsx?sv=2024&sig=AbC%2Bd", f"https://blob.example/f.xlsx?sv=2024&sig={MASK}"),
+        ("https://blob.example/f?sv=2024&sig=AbC%2Bd", f"https://blob.example/f?sv=2024&sig={MASK}"),
         ("GET /api?APIKEY=K3y HTTP/1.1", f"GET /api?APIKEY={MASK} HTTP/1.1"),
         # SQLAlchemy URLs with the password in the query
         ("mysql+pymysql://root@db/test?password=s3cret&charset=utf8",

@@ -32,7 +32,9 @@ def harvest(
     if kind is None:  # pragma: no cover - the catalogue's discriminated union prevents it
         raise SourceError(source_id, f"unknown source kind {config.kind!r}", f"use {known_kinds()}")
     read = kind.harvest_function()
-    return read(config, source_id=source_id, base_dir=base_dir, state_dir=state_dir, full_refresh=full_refresh)
+    return read(
+        config, source_id=source_id, base_dir=base_dir, state_dir=state_dir, full_refresh=full_refresh
+    )
 
 
 __all__ = ["Harvest", "SourceError", "harvest"]

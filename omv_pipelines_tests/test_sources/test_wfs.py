@@ -8,63 +8,40 @@ pages; WFS 1.1 does not declare that cap, WFS 2.0 does (CountDefault).
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import socket
-import threading
 from functools import partial
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 
-from omv_pipelines.sources.base import GEOMETRY, SOURCE_ID, SOURCE_ROW, SourceError
 from omv_pipelines.secrets import redact_url
+from omv_pipelines.sources.base import GEOMETRY, SOURCE_ID, SOURCE_ROW, SourceError
 from omv_pipelines.sources.wfs import WfsSource
 from omv_pipelines.sources.wfs.harvest import harvest_wfs
+from omv_pipelines_tests.support.loopback import Loopback, loopback_server
+from omv_pipelines_tests.test_sources.wfs_cases import (
+    ARCGIS_SCHEMA,
+    ARCGIS_TOTAL,
+    GML2_MULTIPOINT,
+    GML3_POS_AND_3D,
+    GML32_CURVE_AND_SURFACE,
+    GML_SOLID,
+    NAMUR,
+    PLACES,
+    QGIS_TOTAL,
+    VERSION_REQUIRED,
+    XML_ENTITY_BOMB,
+    arcgis,
+    geoserver,
+    qgis,
+    to_lambert,
+)
 
 pytestmark = pytest.mark.integration
 
 CAP = 10
-# (ident, place, lon, lat) — town centres around Wallonia
-PLACES = [
-    ("D01", "Namur", 4.8719, 50.4674),
-    ("D02", "Liège", 5.5797, 50.6326),
-    ("D03", "Charleroi", 4.4444, 50.4108),
-    ("D04", "Mons", 3.9523, 50.4542),
-    ("D05", "Tournai", 3.3878, 50.6056),
-    ("D06", "Arlon", 5.8167, 49.6833),
-    ("D07", "Wavre", 4.6075, 50.7172),
-    ("D08", "Verviers", 5.8622, 50.5891),
-    ("D09", "Dinant", 4.9122, 50.2606),
-    ("D10", "Bastogne", 5.7153, 50.0036),
-    ("D11", "Marche-en-Famenne", 5.3450, 50.2267),
-    ("D12", "Huy", 5.2394, 50.5186),
-    ("D13", "Nivelles", 4.3244, 50.5983),
-    ("D14", "Ath", 3.7786, 50.6292),
-    ("D15", "Mouscron", 3.2061, 50.7436),
-    ("D16", "Eupen", 6.0361, 50.6283),
-    ("D17", "Spa", 5.8667, 50.4922),
-    ("D18", "Malmedy", 6.0278, 50.4261),
-    ("D19", "Ciney", 5.0964, 50.2939),
-    ("D20", "Gembloux", 4.6911, 50.5614),
-    ("D21", "Waterloo", 4.3986, 50.7147),
-    ("D22", "Ottignies-Louvain-la-Neuve", 4.6144, 50.6681),
-    ("D23", "Binche", 4.1656, 50.4114),
-    ("D24", "Philippeville", 4.5436, 50.1961),
-    ("D25", "Bouillon", 5.0678, 49.7939),
-    ("D26", "Virton", 5.5322, 49.5678),
-    ("D27", "La Louvière", 4.1878, 50.4797),
-]
-
-
-def _to_lambert(lon: float, lat: float) -> tuple[float, float]:
-    from pyproj import Transformer
-
-    x, y = Transformer.from_crs("EPSG:4326", "EPSG:31370", always_xy=True).transform(lon, lat)
-    return round(x, 2), round(y, 2)
-
-
 def _to_wgs84(coords: list) -> list:
     """Expected [lon, lat] for (nested) Lambert 72 coordinates, as pyproj computes them."""
     from pyproj import Transformer
@@ -92,11 +69,10 @@ POINTS = [
             "hauteur": 1.25 * i,  # MapServer's schema says double; GML writes it as text
             "installe": f"2019-05-{i + 1:02d}",  # ISO date: MapServer's GML 3.2 puts it in gml:timePosition
         },
-        "geometry": {"type": "Point", "coordinates": list(_to_lambert(lon, lat))},
+        "geometry": {"type": "Point", "coordinates": list(to_lambert(lon, lat))},
     }
     for i, (ident, place, lon, lat) in enumerate(PLACES)
 ]
-NAMUR = _to_lambert(4.8719, 50.4674)
 LINES = [
     {"type": "Feature", "properties": {"code": "L1", "rue": "Rue de Fer"},
      "geometry": {"type": "LineString", "coordinates": [list(NAMUR), [NAMUR[0] + 250, NAMUR[1] + 40.5],
@@ -108,7 +84,7 @@ LINES = [
     # A street in Reims: outside Wallonia, flagged in the stats but kept (validation comes later).
     {"type": "Feature", "properties": {"code": "L3", "rue": "Rue de Vesle"},
      "geometry": {"type": "LineString",
-                  "coordinates": [list(_to_lambert(4.02, 49.25)), list(_to_lambert(4.03, 49.26))]}},
+                  "coordinates": [list(to_lambert(4.02, 49.25)), list(to_lambert(4.03, 49.26))]}},
 ]
 ZONES = [
     {"type": "Feature", "properties": {"zone": "Z1", "nom": "Parc avec étang"},
@@ -312,33 +288,6 @@ def test_url_from_environment_and_version_pinned(wfs_url, monkeypatch):
         harvest_wfs(WfsSource(url_env="OMV_TEST_WFS_URL", typename="zones"), source_id="s")
 
 
-VERSION_REQUIRED = b"""<ows:ExceptionReport xmlns:ows="http://www.opengis.net/ows/1.1">
-<ows:Exception exceptionCode="MissingParameterValue">
-<ows:ExceptionText>VERSION is mandatory</ows:ExceptionText>
-</ows:Exception></ows:ExceptionReport>"""
-
-
-class _QuietHandler(BaseHTTPRequestHandler):
-    """Base of the loopback servers below: one way to answer, and no request log on the test output."""
-
-    def answer(self, code: int, body: bytes, content_type: str) -> None:
-        self.send_response(code)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
-def _serve(handler: type[BaseHTTPRequestHandler], path: str) -> tuple[ThreadingHTTPServer, str]:
-    """Serve `handler` on a free loopback port in a daemon thread; returns the server and its URL."""
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    return httpd, f"http://127.0.0.1:{httpd.server_address[1]}{path}"
-
-
 class _Gate:
     """A loopback HTTP front for the WFS: fails the first requests, checks Basic auth, relays the rest."""
 
@@ -353,31 +302,31 @@ class _Gate:
     ):
         import requests
 
-        gate = self
-        self.seen = 0
-        self.paths: list[str] = []
+        def relay(method, path, query, headers, body):
+            if auth and headers.get("Authorization") != auth:
+                return 401, {"Content-Type": "text/plain"}, b"login required"
+            if refuse_unversioned and not any(k.upper() == "VERSION" for k in query):
+                return 400, {"Content-Type": "text/xml"}, VERSION_REQUIRED
+            if len(self.server.requests) <= failures:
+                page = b"<html><body><h1>backend is down</h1></body></html>"
+                return status, {"Content-Type": "text/html"}, page
+            kept = {k: v for k, v in query.items() if not f"{k.upper()}=".startswith(drop)}
+            resp = requests.get(f"{upstream}?{urlencode(kept)}", timeout=30)
+            return resp.status_code, {"Content-Type": resp.headers.get("Content-Type", "")}, resp.content
 
-        class Handler(_QuietHandler):
-            def do_GET(self):  # noqa: N802
-                gate.seen += 1
-                gate.paths.append(self.path)
-                if auth and self.headers.get("Authorization") != auth:
-                    self.answer(401, b"login required", "text/plain")
-                elif refuse_unversioned and not re.search(r"[?&]VERSION=", self.path, re.IGNORECASE):
-                    self.answer(400, VERSION_REQUIRED, "text/xml")
-                elif gate.seen <= failures:
-                    self.answer(status, b"<html><body><h1>backend is down</h1></body></html>", "text/html")
-                else:
-                    params = self.path.partition("?")[2].split("&")
-                    query = "&".join(p for p in params if not p.upper().startswith(drop))
-                    resp = requests.get(f"{upstream}?{query}", timeout=30)
-                    self.answer(resp.status_code, resp.content, resp.headers.get("Content-Type", ""))
+        self.server: Loopback = loopback_server(relay).start()
+        self.url = self.server.url("/wfs")
 
-        self.httpd, self.url = _serve(Handler, "/wfs")
+    @property
+    def seen(self) -> int:
+        return len(self.server.requests)
+
+    @property
+    def paths(self) -> list[str]:
+        return [r.target for r in self.server.requests]
 
     def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.server.stop()
 
 
 def test_retries_after_server_errors(wfs_url):
@@ -389,7 +338,7 @@ def test_retries_after_server_errors(wfs_url):
         gate.close()
 
 
-def test_geojson_without_ids_costs_one_feature_not_a_page(wfs_url):
+def test_geojson_without_ids_costs_one_feature_not_apage_range(wfs_url):
     """MapServer's GeoJSON has no feature ids: a one-feature probe finds out, then GML pages follow."""
     from urllib.parse import parse_qs
 
@@ -517,21 +466,7 @@ def test_gml_geometries_parse(tmp_path: Path):
     from omv_pipelines.sources.wfs.geometry import Geometries
     from omv_pipelines.sources.wfs.parsing import parse_gml
 
-    gml = b"""<?xml version="1.0"?>
-<wfs:FeatureCollection xmlns:wfs="http://www.opengis.net/wfs/2.0" xmlns:gml="http://www.opengis.net/gml/3.2"
-    xmlns:x="urn:x" numberMatched="2" numberReturned="2">
- <wfs:member><x:t gml:id="t.1"><x:nom>A</x:nom><x:vide xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
-   xsi:nil="true"/><x:maj><gml:TimeInstant gml:id="t.1.maj"><gml:timePosition>2024-03-15T10:20:30Z
-   </gml:timePosition></gml:TimeInstant></x:maj>
-   <x:SHAPE><gml:MultiCurve srsName="urn:ogc:def:crs:EPSG::4326"><gml:curveMember><gml:Curve>
-   <gml:segments><gml:LineStringSegment><gml:posList>50.1 4.1 50.2 4.2</gml:posList></gml:LineStringSegment>
-   <gml:LineStringSegment><gml:posList>50.2 4.2 50.3 4.3</gml:posList></gml:LineStringSegment></gml:segments>
-   </gml:Curve></gml:curveMember></gml:MultiCurve></x:SHAPE></x:t></wfs:member>
- <wfs:member><x:t gml:id="t.2"><x:nom>B</x:nom><x:SHAPE><gml:Surface srsName="urn:ogc:def:crs:EPSG::4326">
-   <gml:patches><gml:PolygonPatch><gml:exterior><gml:LinearRing><gml:posList srsDimension="3">
-   50 4 0 50 5 0 51 5 0 50 4 0</gml:posList></gml:LinearRing></gml:exterior></gml:PolygonPatch></gml:patches>
-   </gml:Surface></x:SHAPE></x:t></wfs:member>
-</wfs:FeatureCollection>"""
+    gml = GML32_CURVE_AND_SURFACE
     geoms = Geometries()
     page = parse_gml(gml, geoms, "")
     text, outside = geoms.to_geojson(xy_order=False, source_id="s")
@@ -547,12 +482,7 @@ def test_gml_geometries_parse(tmp_path: Path):
     _assert_close(polygon["coordinates"], [[[4, 50], [5, 50], [5, 51], [4, 50]]])
     assert list(outside) == [1]  # lat 51 is north of Wallonia
 
-    gml2 = b"""<wfs:FeatureCollection xmlns:wfs="http://www.opengis.net/wfs"
-    xmlns:gml="http://www.opengis.net/gml" xmlns:x="urn:x"><gml:featureMember><x:t fid="t.9"><x:geom>
-    <gml:MultiPoint srsName="http://www.opengis.net/gml/srs/epsg.xml#4326"><gml:pointMember><gml:Point>
-    <gml:coordinates>4.5,50.5 </gml:coordinates></gml:Point></gml:pointMember><gml:pointMember><gml:Point>
-    <gml:coord><gml:X>4.6</gml:X><gml:Y>50.6</gml:Y></gml:coord></gml:Point></gml:pointMember>
-    </gml:MultiPoint></x:geom></x:t></gml:featureMember></wfs:FeatureCollection>"""
+    gml2 = GML2_MULTIPOINT
     geoms = Geometries()
     page = parse_gml(gml2, geoms, "")
     text, outside = geoms.to_geojson(xy_order=False, source_id="s")
@@ -566,17 +496,7 @@ def test_gml_positions_in_pos_elements_and_three_dimensions():
     from omv_pipelines.sources.wfs.geometry import Geometries
     from omv_pipelines.sources.wfs.parsing import parse_gml
 
-    gml = b"""<wfs:FeatureCollection xmlns:wfs="http://www.opengis.net/wfs/2.0"
-    xmlns:gml="http://www.opengis.net/gml/3.2" xmlns:x="urn:x">
- <wfs:member><x:t gml:id="t.1"><x:g><gml:LineString srsName="urn:ogc:def:crs:EPSG::4326">
-   <gml:pos>50.1 4.1</gml:pos><gml:pos>50.2 4.2</gml:pos><gml:pos>50.3 4.3</gml:pos></gml:LineString></x:g>
-   </x:t>
- </wfs:member>
- <wfs:member><x:t gml:id="t.2"><x:g><gml:Point srsName="urn:ogc:def:crs:EPSG::4326" srsDimension="3">
-   <gml:pos>50.5 4.5 120.0</gml:pos></gml:Point></x:g></x:t></wfs:member>
- <wfs:member><x:t gml:id="t.3"><x:g><gml:LineString srsName="urn:ogc:def:crs:EPSG::4326">
-   <gml:posList srsDimension="3">50.6 4.6 1 50.7 4.7 2</gml:posList></gml:LineString></x:g></x:t></wfs:member>
-</wfs:FeatureCollection>"""
+    gml = GML3_POS_AND_3D
     geoms = Geometries()
     parse_gml(gml, geoms, "")
     text, _ = geoms.to_geojson(xy_order=False, source_id="s")
@@ -595,9 +515,7 @@ def test_unsupported_gml_geometry_names_the_property():
     from omv_pipelines.sources.wfs.geometry import Geometries
     from omv_pipelines.sources.wfs.parsing import parse_gml
 
-    gml = b"""<wfs:FeatureCollection xmlns:wfs="http://www.opengis.net/wfs/2.0"
-    xmlns:gml="http://www.opengis.net/gml/3.2" xmlns:x="urn:x"><wfs:member><x:t gml:id="t.1"><x:forme>
-    <gml:Solid srsName="urn:ogc:def:crs:EPSG::31370"/></x:forme></x:t></wfs:member></wfs:FeatureCollection>"""
+    gml = GML_SOLID
     with pytest.raises(ValueError, match="unsupported GML geometry <Solid> in property forme"):
         parse_gml(gml, Geometries(), "")
 
@@ -606,8 +524,7 @@ def test_xml_entities_are_refused():
     from omv_pipelines.sources.wfs.geometry import Geometries
     from omv_pipelines.sources.wfs.parsing import parse_gml
 
-    bomb = b"""<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]>
-<wfs:FeatureCollection xmlns:wfs="http://www.opengis.net/wfs"><x>&b;</x></wfs:FeatureCollection>"""
+    bomb = XML_ENTITY_BOMB
     with pytest.raises(Exception, match="(?i)entit"):
         parse_gml(bomb, Geometries(), "")
 
@@ -635,127 +552,36 @@ def test_geopackage_layer(tmp_path: Path):
 
 
 class _Canned:
-    """A loopback HTTP server answering from documents written in the test: the answers of servers we
-    cannot run here (ArcGIS Server, GeoServer, QGIS Server), end to end through harvest_wfs."""
+    """A loopback HTTP server answering from documents written in the test (wfs_cases): the answers of
+    servers we cannot run here (ArcGIS Server, GeoServer, QGIS Server), end to end through harvest_wfs."""
 
     def __init__(self, answer):
-        from urllib.parse import parse_qsl
+        def app(method, path, query, headers, body):
+            code, content_type, data = answer({k.upper(): v for k, v in query.items()})
+            return code, {"Content-Type": content_type}, data
 
-        canned = self
-        self.requests: list[dict[str, str]] = []
-
-        class Handler(_QuietHandler):
-            def do_GET(self):  # noqa: N802
-                query = self.path.partition("?")[2]
-                params = {k.upper(): v for k, v in parse_qsl(query, keep_blank_values=True)}
-                canned.requests.append(params)
-                code, content_type, body = answer(params)
-                self.answer(code, body, content_type)
-
-        self.httpd, self.url = _serve(Handler, "/arcgis/services/DEA/MapServer/WFSServer")
+        self.server = loopback_server(app)
+        self.url = self.server.url("/arcgis/services/DEA/MapServer/WFSServer")
 
     def __enter__(self):
+        self.server.start()
         return self
 
     def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.server.__exit__(*exc)
+
+    @property
+    def requests(self) -> list[dict[str, str]]:
+        return [{k.upper(): v for k, v in r.query.items()} for r in self.server.requests]
 
     def asked(self, request: str) -> list[dict[str, str]]:
         return [p for p in self.requests if p.get("REQUEST", "").lower() == request.lower()]
 
 
-def _page(params: dict[str, str], total: int) -> range:
-    """Features asked for by a GetFeature (STARTINDEX and COUNT/MAXFEATURES), among `total`."""
-    start = int(params.get("STARTINDEX", 0))
-    count = int(params.get("COUNT") or params.get("MAXFEATURES") or total)
-    return range(start, min(start + count, total))
-
-
-# ArcGIS Server 11 (Géoportail de Wallonie): its own format tokens, the internal host name in the
-# operation URLs, numbers written as text with eight decimals, geometry in SHAPE, numberMatched unknown.
-ARCGIS_HOST = "https://gis-internal.spw.local:6443/arcgis/services/DEA/MapServer/WFSServer"
-ARCGIS_CAPABILITIES = f"""<?xml version="1.0" encoding="UTF-8"?>
-<wfs:WFS_Capabilities version="2.0.0" xmlns:wfs="http://www.opengis.net/wfs/2.0"
- xmlns:ows="http://www.opengis.net/ows/1.1" xmlns:xlink="http://www.w3.org/1999/xlink"
- xmlns:fes="http://www.opengis.net/fes/2.0">
- <ows:OperationsMetadata>
-  <ows:Operation name="GetCapabilities"><ows:DCP><ows:HTTP><ows:Get xlink:href="{ARCGIS_HOST}?"/>
-  </ows:HTTP></ows:DCP></ows:Operation>
-  <ows:Operation name="DescribeFeatureType"><ows:DCP><ows:HTTP><ows:Get xlink:href="{ARCGIS_HOST}?"/>
-  </ows:HTTP></ows:DCP></ows:Operation>
-  <ows:Operation name="GetFeature"><ows:DCP><ows:HTTP><ows:Get xlink:href="{ARCGIS_HOST}?"/>
-   <ows:Post xlink:href="{ARCGIS_HOST}"/></ows:HTTP></ows:DCP>
-   <ows:Parameter name="outputFormat"><ows:AllowedValues><ows:Value>GML32</ows:Value>
-   <ows:Value>GML3</ows:Value><ows:Value>GEOJSON</ows:Value></ows:AllowedValues></ows:Parameter>
-  </ows:Operation>
-  <ows:Constraint name="ImplementsResultPaging"><ows:NoValues/><ows:DefaultValue>TRUE</ows:DefaultValue>
-  </ows:Constraint>
- </ows:OperationsMetadata>
- <wfs:FeatureTypeList><wfs:FeatureType><wfs:Name>DEA:Defibrillateurs</wfs:Name>
-  <wfs:Title>Defibrillateurs</wfs:Title><wfs:DefaultCRS>urn:ogc:def:crs:EPSG::31370</wfs:DefaultCRS>
-  <wfs:OtherCRS>urn:ogc:def:crs:EPSG::4326</wfs:OtherCRS></wfs:FeatureType></wfs:FeatureTypeList>
- <fes:Filter_Capabilities><fes:Conformance>
-  <fes:Constraint name="ImplementsSorting"><ows:NoValues/><ows:DefaultValue>TRUE</ows:DefaultValue>
-  </fes:Constraint>
- </fes:Conformance></fes:Filter_Capabilities>
-</wfs:WFS_Capabilities>""".encode()
-ARCGIS_SCHEMA = b"""<?xml version="1.0" encoding="UTF-8"?>
-<xsd:schema xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:gml="http://www.opengis.net/gml/3.2"
- xmlns:DEA="https://geoservices.wallonie.be/DEA" targetNamespace="https://geoservices.wallonie.be/DEA"
- elementFormDefault="qualified">
- <xsd:import namespace="http://www.opengis.net/gml/3.2"
-  schemaLocation="http://schemas.opengis.net/gml/3.2.1/gml.xsd"/>
- <xsd:element name="Defibrillateurs" type="DEA:DefibrillateursFeatureType"
-  substitutionGroup="gml:AbstractFeature"/>
- <xsd:complexType name="DefibrillateursFeatureType"><xsd:complexContent>
-  <xsd:extension base="gml:AbstractFeatureType"><xsd:sequence>
-   <xsd:element minOccurs="0" maxOccurs="1" name="OBJECTID" type="xsd:int"/>
-   <xsd:element minOccurs="0" maxOccurs="1" name="CODE_INS" nillable="true">
-    <xsd:simpleType><xsd:restriction base="xsd:string"><xsd:maxLength value="5"/></xsd:restriction>
-    </xsd:simpleType>
-   </xsd:element>
-   <xsd:element minOccurs="0" maxOccurs="1" name="HAUTEUR" nillable="true" type="xsd:double"/>
-   <xsd:element minOccurs="0" maxOccurs="1" name="PUBLIC" nillable="true" type="xsd:boolean"/>
-   <xsd:element minOccurs="0" maxOccurs="1" name="DATE_MAJ" nillable="true" type="xsd:dateTime"/>
-   <xsd:element minOccurs="0" maxOccurs="1" name="SHAPE" nillable="true" type="gml:PointPropertyType"/>
-  </xsd:sequence></xsd:extension></xsd:complexContent></xsd:complexType>
-</xsd:schema>"""
-ARCGIS_TOTAL = 12
-
-
-def _arcgis_feature(i: int) -> str:
-    x, y = _to_lambert(4.8 + i * 0.01, 50.4)
-    hauteur = "" if i == 3 else f"<DEA:HAUTEUR>{1100 + i / 4:.8f}</DEA:HAUTEUR>"  # one HAUTEUR left out
-    return f"""<wfs:member><DEA:Defibrillateurs gml:id="Defibrillateurs.{i + 1}">
- <DEA:OBJECTID>{i + 1}</DEA:OBJECTID><DEA:CODE_INS>0{i:04d}</DEA:CODE_INS>{hauteur}
- <DEA:PUBLIC>{"true" if i % 2 else "false"}</DEA:PUBLIC>
- <DEA:DATE_MAJ>2024-03-{i + 1:02d}T08:00:00</DEA:DATE_MAJ>
- <DEA:SHAPE><gml:Point gml:id="Defibrillateurs.{i + 1}.pn.0" srsName="urn:ogc:def:crs:EPSG::31370">
- <gml:pos>{x:.8f} {y:.8f}</gml:pos></gml:Point></DEA:SHAPE></DEA:Defibrillateurs></wfs:member>"""
-
-
-def _arcgis(params: dict[str, str], schema: bytes = ARCGIS_SCHEMA) -> tuple[int, str, bytes]:
-    request = params.get("REQUEST", "").lower()
-    if request == "getcapabilities":
-        return 200, "text/xml", ARCGIS_CAPABILITIES
-    if request == "describefeaturetype":
-        return 200, "text/xml", schema
-    if params.get("OUTPUTFORMAT") == "GML32":
-        rows = _page(params, ARCGIS_TOTAL)
-        members = "".join(_arcgis_feature(i) for i in rows)
-        body = f"""<?xml version="1.0" encoding="UTF-8"?>
-<wfs:FeatureCollection xmlns:wfs="http://www.opengis.net/wfs/2.0" xmlns:gml="http://www.opengis.net/gml/3.2"
- xmlns:DEA="https://geoservices.wallonie.be/DEA" numberMatched="unknown" numberReturned="{len(rows)}">
-{members}</wfs:FeatureCollection>"""
-        return 200, "text/xml; subtype=gml/3.2", body.encode()
-    return 400, "text/xml", VERSION_REQUIRED.replace(b"VERSION is mandatory", b"unsupported request")
-
-
 def test_arcgis_numbers_as_text_typed_from_describefeaturetype():
     """ArcGIS Server: GML32 carries every value as text, doubles as "1100.00000000"; its
     DescribeFeatureType declares xsd:int, xsd:double, xsd:boolean, and strings through a restriction."""
-    with _Canned(_arcgis) as server:
+    with _Canned(arcgis) as server:
         config = WfsSource(url=server.url, typename="Defibrillateurs", output_format="gml32", page_size=5)
         harvest = harvest_wfs(config, source_id="spw/dea")
     frame = harvest.frame
@@ -779,7 +605,7 @@ def test_describefeaturetype_failing_keeps_text(schema, status):
     def answer(params):
         if params.get("REQUEST", "").lower() == "describefeaturetype":
             return status, "text/html", schema
-        return _arcgis(params)
+        return arcgis(params)
 
     with _Canned(answer) as server:
         config = WfsSource(url=server.url, typename="DEA:Defibrillateurs", output_format="GML32", retries=0)
@@ -792,7 +618,7 @@ def test_describefeaturetype_failing_keeps_text(schema, status):
 def test_value_not_fitting_the_schema_keeps_the_column_as_text():
     """A schema that declares a column int while a value is not a whole number: the data win."""
     wrong = ARCGIS_SCHEMA.replace(b'nillable="true" type="xsd:double"', b'type="xsd:int"')
-    with _Canned(partial(_arcgis, schema=wrong)) as server:
+    with _Canned(partial(arcgis, schema=wrong)) as server:
         config = WfsSource(url=server.url, typename="Defibrillateurs", output_format="GML32")
         harvest = harvest_wfs(config, source_id="s")
     assert harvest.stats["untyped_columns"] == ["HAUTEUR"]
@@ -808,7 +634,7 @@ def test_arcgis_server_answers():
 
     assert choose_formats(["GML32", "GML3", "GEOJSON"], None, "s")[:2] == ["GEOJSON", "GML32"]
     assert choose_formats(["GML32", "GML3", "GEOJSON"], "geojson", "s") == ["GEOJSON"]
-    with _Canned(_arcgis) as server:
+    with _Canned(arcgis) as server:
         config = WfsSource(url=server.url, typename="DEA:Defibrillateurs", output_format="Gml32",
                            page_size=5)
         harvest = harvest_wfs(config, source_id="spw/dea")
@@ -824,7 +650,7 @@ def test_arcgis_server_answers():
 
 def test_arcgis_sort_by_objectid():
     """ArcGIS Server declares ImplementsSorting in its filter capabilities: OBJECTID orders the pages."""
-    with _Canned(_arcgis) as server:
+    with _Canned(arcgis) as server:
         config = WfsSource(url=server.url, typename="Defibrillateurs", output_format="GML32", page_size=5,
                            sort_by="OBJECTID")
         harvest = harvest_wfs(config, source_id="s")
@@ -832,76 +658,10 @@ def test_arcgis_sort_by_objectid():
     assert [p["SORTBY"] for p in server.asked("GetFeature")] == ["OBJECTID ASC"] * 3
 
 
-# GeoServer 2.x: GeoJSON features carry ids and numberMatched is given; in GML 3.2 with a URN
-# EPSG:4326 srsName the positions are lat,lon.
-GEOSERVER_CAPABILITIES = b"""<?xml version="1.0" encoding="UTF-8"?>
-<wfs:WFS_Capabilities version="2.0.0" xmlns:wfs="http://www.opengis.net/wfs/2.0"
- xmlns:ows="http://www.opengis.net/ows/1.1" xmlns:xlink="http://www.w3.org/1999/xlink">
- <ows:OperationsMetadata>
-  <ows:Operation name="GetFeature"><ows:DCP><ows:HTTP>
-  <ows:Get xlink:href="http://geoserver:8080/geoserver/ows"/></ows:HTTP></ows:DCP>
-  <ows:Parameter name="outputFormat"><ows:AllowedValues>
-   <ows:Value>application/gml+xml; version=3.2</ows:Value><ows:Value>text/xml; subtype=gml/3.1.1</ows:Value>
-   <ows:Value>text/xml; subtype=gml/2.1.2</ows:Value><ows:Value>application/json</ows:Value>
-   <ows:Value>json</ows:Value><ows:Value>SHAPE-ZIP</ows:Value></ows:AllowedValues></ows:Parameter>
-  </ows:Operation>
-  <ows:Constraint name="ImplementsResultPaging"><ows:NoValues/><ows:DefaultValue>TRUE</ows:DefaultValue>
-  </ows:Constraint>
- </ows:OperationsMetadata>
- <FeatureTypeList xmlns="http://www.opengis.net/wfs/2.0"><FeatureType xmlns:namur="https://namur.be">
-  <Name>namur:dea</Name><Title>dea</Title><DefaultCRS>urn:ogc:def:crs:EPSG::31370</DefaultCRS>
-  <OtherCRS>urn:ogc:def:crs:EPSG::4326</OtherCRS></FeatureType></FeatureTypeList>
-</wfs:WFS_Capabilities>"""
-GEOSERVER_SCHEMA = b"""<?xml version="1.0" encoding="UTF-8"?>
-<xsd:schema xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:gml="http://www.opengis.net/gml/3.2"
- xmlns:namur="https://namur.be" elementFormDefault="qualified" targetNamespace="https://namur.be">
- <xsd:complexType name="deaType"><xsd:complexContent><xsd:extension base="gml:AbstractFeatureType">
-  <xsd:sequence>
-   <xsd:element maxOccurs="1" minOccurs="0" name="geom" nillable="true" type="gml:PointPropertyType"/>
-   <xsd:element maxOccurs="1" minOccurs="0" name="ident" nillable="true" type="xsd:string"/>
-   <xsd:element maxOccurs="1" minOccurs="0" name="n" nillable="true" type="xsd:int"/>
-  </xsd:sequence></xsd:extension></xsd:complexContent></xsd:complexType>
- <xsd:element name="dea" substitutionGroup="gml:AbstractFeature" type="namur:deaType"/>
-</xsd:schema>"""
-
-
-def _geoserver(params: dict[str, str]) -> tuple[int, str, bytes]:
-    request = params.get("REQUEST", "").lower()
-    if request == "getcapabilities":
-        return 200, "application/xml", GEOSERVER_CAPABILITIES
-    if request == "describefeaturetype":
-        return 200, "application/xml", GEOSERVER_SCHEMA
-    rows = _page(params, len(PLACES))
-    if params.get("OUTPUTFORMAT") == "application/json":
-        features = [
-            {"type": "Feature", "id": f"dea.{i + 1}", "geometry_name": "geom",
-             "geometry": {"type": "Point", "coordinates": list(_to_lambert(*PLACES[i][2:]))},
-             "properties": {"ident": PLACES[i][0], "n": i}}
-            for i in rows
-        ]
-        crs = {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::31370"}}
-        body = {"type": "FeatureCollection", "features": features, "totalFeatures": len(PLACES),
-                "numberMatched": len(PLACES), "numberReturned": len(features), "crs": crs}
-        return 200, "application/json", json.dumps(body).encode()
-    assert params["SRSNAME"] == "urn:ogc:def:crs:EPSG::4326"  # the test asks for lat,lon in URN form
-    members = "".join(
-        f"""<wfs:member><namur:dea gml:id="dea.{i + 1}"><namur:geom><gml:Point gml:id="p{i}"
- srsName="urn:ogc:def:crs:EPSG::4326" srsDimension="2"><gml:pos>{PLACES[i][3]} {PLACES[i][2]}</gml:pos>
- </gml:Point></namur:geom><namur:ident>{PLACES[i][0]}</namur:ident><namur:n>{i}</namur:n></namur:dea>
- </wfs:member>"""
-        for i in rows
-    )
-    body = f"""<?xml version="1.0" encoding="UTF-8"?><wfs:FeatureCollection
- xmlns:wfs="http://www.opengis.net/wfs/2.0" xmlns:gml="http://www.opengis.net/gml/3.2"
- xmlns:namur="https://namur.be"
- numberMatched="{len(PLACES)}" numberReturned="{len(rows)}">{members}</wfs:FeatureCollection>"""
-    return 200, "application/gml+xml; version=3.2", body.encode()
-
-
 def test_geoserver_geojson_with_ids():
     """GeoServer: its GeoJSON features carry ids, so the one-feature probe keeps GeoJSON; numberMatched
     is given and the pages follow it."""
-    with _Canned(_geoserver) as server:
+    with _Canned(geoserver) as server:
         harvest = harvest_wfs(WfsSource(url=server.url, typename="dea", page_size=10), source_id="s")
         asked = server.asked("GetFeature")
     frame = harvest.frame
@@ -915,7 +675,7 @@ def test_geoserver_geojson_with_ids():
 def test_geoserver_urn_epsg_4326_is_lat_lon():
     """GeoServer, GML 3.2 asked in urn:ogc:def:crs:EPSG::4326: positions come lat,lon (the CRS's own
     axis order) and must be swapped to GeoJSON lon,lat; ints typed from xsd:int."""
-    with _Canned(_geoserver) as server:
+    with _Canned(geoserver) as server:
         config = WfsSource(url=server.url, typename="namur:dea", srs="EPSG:4326",
                            output_format="application/gml+xml; version=3.2")
         harvest = harvest_wfs(config, source_id="s")
@@ -926,58 +686,10 @@ def test_geoserver_urn_epsg_4326_is_lat_lon():
     assert str(frame["n"].dtype) == "Int64"
 
 
-# QGIS Server 3.x: WFS 1.0 and 1.1 only (it answers 1.1.0 capabilities whatever is asked), GML 3.1.1
-# with 3D positions (srsDimension="3") for layers with Z, srsName written "EPSG:31370".
-QGIS_CAPABILITIES = b"""<?xml version="1.0" encoding="utf-8"?>
-<WFS_Capabilities xmlns="http://www.opengis.net/wfs" xmlns:ows="http://www.opengis.net/ows"
- xmlns:xlink="http://www.w3.org/1999/xlink" xmlns:ogc="http://www.opengis.net/ogc" version="1.1.0">
- <ows:OperationsMetadata><ows:Operation name="GetFeature"><ows:DCP><ows:HTTP>
-  <ows:Get xlink:href="http://qgis.local/cgi-bin/qgis_mapserv.fcgi?MAP=/srv/projets/voirie.qgs&amp;"/>
-  </ows:HTTP></ows:DCP><ows:Parameter name="outputFormat">
-  <ows:Value>text/xml; subtype=gml/2.1.2</ows:Value><ows:Value>text/xml; subtype=gml/3.1.1</ows:Value>
-  </ows:Parameter></ows:Operation></ows:OperationsMetadata>
- <FeatureTypeList><FeatureType><Name>troncons</Name><Title>troncons</Title>
- <DefaultSRS>EPSG:31370</DefaultSRS></FeatureType></FeatureTypeList>
-</WFS_Capabilities>"""
-QGIS_SCHEMA = b"""<schema xmlns="http://www.w3.org/2001/XMLSchema" xmlns:gml="http://www.opengis.net/gml"
- xmlns:qgs="http://www.qgis.org/gml" targetNamespace="http://www.qgis.org/gml" elementFormDefault="qualified">
- <import namespace="http://www.opengis.net/gml"
-  schemaLocation="http://schemas.opengis.net/gml/3.1.1/base/gml.xsd"/>
- <element type="qgs:tronconsType" substitutionGroup="gml:_Feature" name="troncons"/>
- <complexType name="tronconsType"><complexContent><extension base="gml:AbstractFeatureType"><sequence>
-  <element minOccurs="0" maxOccurs="1" type="gml:MultiLineStringPropertyType" name="geometry"/>
-  <element type="long" name="fid"/><element nillable="true" type="string" name="rue"/>
-  <element nillable="true" type="double" name="longueur"/>
- </sequence></extension></complexContent></complexType>
-</schema>"""
-QGIS_TOTAL = 13
-
-
-def _qgis(params: dict[str, str]) -> tuple[int, str, bytes]:
-    request = params.get("REQUEST", "").lower()
-    assert params.get("MAP") == "/srv/projets/voirie.qgs"  # the project parameter stays on every call
-    if request == "getcapabilities":
-        return 200, "text/xml; charset=utf-8", QGIS_CAPABILITIES
-    if request == "describefeaturetype":
-        return 200, "text/xml; charset=utf-8", QGIS_SCHEMA
-    assert params["VERSION"] == "1.1.0" and "COUNT" not in params
-    members = []
-    for i in _page(params, QGIS_TOTAL):
-        x, y = NAMUR[0] + 100 * i, NAMUR[1]
-        members.append(f"""<gml:featureMember><qgs:troncons gml:id="troncons.{i}"><qgs:geometry>
- <gml:LineString srsName="EPSG:31370"><gml:posList srsDimension="3">{x} {y} 101.5 {x + 50} {y + 25} 102
- </gml:posList></gml:LineString></qgs:geometry><qgs:fid>{i}</qgs:fid><qgs:rue>Rue {i}</qgs:rue>
- <qgs:longueur>{55.9 + i}</qgs:longueur></qgs:troncons></gml:featureMember>""")
-    body = f"""<wfs:FeatureCollection xmlns:wfs="http://www.opengis.net/wfs"
- xmlns:gml="http://www.opengis.net/gml" xmlns:qgs="http://www.qgis.org/gml">{"".join(members)}
-</wfs:FeatureCollection>"""
-    return 200, "text/xml; subtype=gml/3.1.1; charset=utf-8", body.encode()
-
-
 def test_qgis_server_speaks_wfs_1_1_only():
     """QGIS Server: no WFS 2.0, so negotiation lands on 1.1.0 (MAXFEATURES paging, no cap declared);
     3D GML 3 lines lose their z; the MAP parameter of the configured URL is kept on every request."""
-    with _Canned(_qgis) as server:
+    with _Canned(qgis) as server:
         config = WfsSource(url=server.url + "?MAP=/srv/projets/voirie.qgs", typename="troncons", page_size=5)
         harvest = harvest_wfs(config, source_id="s")
     assert server.asked("GetCapabilities")[0]["ACCEPTVERSIONS"] == "2.0.0,1.1.0,1.0.0"  # 2.0 was offered

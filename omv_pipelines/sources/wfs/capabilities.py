@@ -92,7 +92,8 @@ def read_capabilities(client: Client, version: str | None) -> Capabilities:
         tag = local_name(node.tag)
         if tag == "Operation" and node.get("name") == "GetFeature":
             for param in node:
-                if local_name(param.tag) == "Parameter" and (param.get("name") or "").lower() == "outputformat":
+                name = (param.get("name") or "").lower()
+                if local_name(param.tag) == "Parameter" and name == "outputformat":
                     values = [v for v in param.iter() if local_name(v.tag) == "Value" and v.text]
                     formats += [(v.text or "").strip() for v in values]
         elif tag == "GetFeature":  # WFS 1.0: <ResultFormat><GML2/><geojson/></ResultFormat>

@@ -102,7 +102,8 @@ class Pager:
         self.stats.update(pages=pages, output_format=self.fmt or "(server default GML)")
         if self.ids_are_positions:
             self.stats["feature_ids"] = "position"
-            log.warning("%s: features carry no (unique) ids; _source_row holds their position", self.client.source_id)
+            source_id = self.client.source_id
+            log.warning("%s: features carry no (unique) ids; _source_row holds their position", source_id)
         return frames, all_ids, outside
 
     def _wanted(self, start: int) -> int:
@@ -124,7 +125,8 @@ class Pager:
         """The answer for this page (asked ahead, or now); None when SORTBY was refused and dropped."""
         assert self.pool is not None
         try:
-            content = (self.ahead.pop((start, want), None) or self.pool.submit(self._fetch, start, want)).result()
+            asked = self.ahead.pop((start, want), None) or self.pool.submit(self._fetch, start, want)
+            content = asked.result()
         except Refused as refused:
             if not first or "SORTBY" not in self.params:
                 raise
