@@ -1,4 +1,4 @@
-"""Fixtures for the SQL and spreadsheet source tests: real database servers and a loopback HTTP server."""
+"""Fixtures for the SQL and spreadsheet source tests: real database servers and a loopback file server."""
 
 from __future__ import annotations
 
@@ -68,25 +68,9 @@ def mariadb_table() -> Iterator[tuple[str, str]]:
 @pytest.fixture()
 def http_dir(tmp_path) -> Iterator[tuple[str, Path]]:
     """(base URL, folder) of a loopback HTTP server that serves the files put in the folder."""
-    import functools
-    import http.server
-    import threading
+    from omv_pipelines_tests.support.loopback import serve_directory
 
     folder = tmp_path / "served"
     folder.mkdir()
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder))
-    )
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", folder
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serve_directory(folder) as server:
+        yield server.base_url, folder

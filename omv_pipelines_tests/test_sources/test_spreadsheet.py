@@ -6,6 +6,7 @@ import datetime as dt
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pandas as pd
 import pydantic
@@ -305,50 +306,31 @@ def test_url_download_and_http_errors(tmp_path, http_dir):
 
 
 @pytest.fixture()
-def etag_server(tmp_path):
+def etag_server(tmp_path, loopback):
     """A loopback server that gives a strong ETag (hash of the content), answers a matching If-None-Match
     with 304 and no body, ignores If-Modified-Since, and logs (path, status, If-None-Match) per request."""
     import hashlib
-    import http.server
-    import threading
 
     folder = tmp_path / "etag"
     folder.mkdir()
     log: list[tuple[str, int, str | None]] = []
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            path = folder / self.path.split("?")[0].lstrip("/")
-            asked = self.headers.get("If-None-Match")
-            if not path.is_file():
-                status, body = 404, b"no such file"
-            else:
-                body = path.read_bytes()
-                etag = '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
-                status = 304 if asked == etag else 200
-            log.append((self.path, status, asked))
-            self.send_response(status)
-            if status != 404:
-                self.send_header("ETag", etag)
-            if status == 304:
-                self.end_headers()
-                return
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def app(method, path, query, headers, body):
+        file = folder / path.lstrip("/")
+        asked = headers.get("If-None-Match")
+        if not file.is_file():
+            status, data, answer_headers = 404, b"no such file", {}
+        else:
+            data = file.read_bytes()
+            etag = '"' + hashlib.sha256(data).hexdigest()[:20] + '"'
+            status = 304 if asked == etag else 200
+            answer_headers = {"ETag": etag}
+        target = path + (f"?{urlencode(query)}" if query else "")
+        log.append((target, status, asked))
+        return status, answer_headers, b"" if status == 304 else data
 
-        def log_message(self, *args) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", folder, log
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    server = loopback(app)
+    yield server.base_url, folder, log
 
 
 def test_unchanged_url_is_not_downloaded_again(tmp_path, etag_server):
