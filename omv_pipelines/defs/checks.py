@@ -1,7 +1,7 @@
 """Asset checks, run inline with the assets they check, and the validation report shown in the UI.
 
 On each commune's table: schema conformance, INS code of every row = the partition, unique ids,
-coordinates inside Wallonia, and a blocking check that refuses an empty table or an unexplained drop
+geometries inside Wallonia (its real boundaries, `geography.place`, as in normalise), and a blocking check that refuses an empty table or an unexplained drop
 in rows since the last publication (so that a broken source never publishes over good data).
 """
 
@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import dagster as dg
 import pandas as pd
 
+from omv_pipelines import geography
 from omv_pipelines.catalog.communes import Commune
 from omv_pipelines.defs.metadata import markdown_table
 from omv_pipelines.normalise import NormaliseResult
@@ -36,7 +37,11 @@ def table_check_specs(key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
         dg.AssetCheckSpec(SCHEMA, asset=key, description="Columns, order and types are exactly the schema's; required fields filled."),
         dg.AssetCheckSpec(INS_CODE, asset=key, description="Every row's ins_code is the commune of the partition."),
         dg.AssetCheckSpec(UNIQUE_IDS, asset=key, description="Every id appears once and starts with the commune's INS code."),
-        dg.AssetCheckSpec(IN_WALLONIA, asset=key, description="Every vertex of every geometry lies inside Wallonia (lon 2.8–6.5, lat 49.4–50.9)."),
+        dg.AssetCheckSpec(
+            IN_WALLONIA, asset=key,
+            description=f"Every point lies in Wallonia and every line or polygon reaches it without leaving Belgium "
+            f"(Statbel 2025 commune boundaries, {geography.TOLERANCE_M} m tolerance); geometries outside the commune are counted.",
+        ),
         dg.AssetCheckSpec(
             ROW_DROP, asset=key, blocking=True,
             description="Blocks publication of an empty table or one that lost more rows than allowed since the last publication.",
@@ -97,12 +102,19 @@ def table_checks(
     )
     geometry = next((f["name"] for f in schema.fields if f["type"] == "geojson"), None)
     if geometry and geometry in table:
-        # Every vertex of every geometry, read back from the published GeoJSON text.
+        # The published GeoJSON text read back and held to the map by the same code as normalise.
         shapes = from_geojson(table[geometry])
-        wrong = shapes.outside_wallonia | shapes.swapped | shapes.unreadable
+        placement = geography.place(shapes.geojson.where(~shapes.unreadable), shapes.lon, shapes.lat, commune.ins_code)
+        wrong = placement.outside_wallonia | shapes.swapped | shapes.unreadable
+        examples = placement.message[wrong].dropna().unique().tolist()[:5]
         yield dg.AssetCheckResult(
             check_name=IN_WALLONIA, asset_key=key, passed=not wrong.any(),
-            metadata={"geometries": int(table[geometry].notna().sum()), "outside": int(wrong.sum())},
+            metadata={
+                "geometries": int(table[geometry].notna().sum()),
+                "outside": int(wrong.sum()),
+                "outside_commune": int(placement.outside_commune.sum()),
+                "examples": dg.MetadataValue.json(examples),
+            },
         )
     else:
         yield dg.AssetCheckResult(check_name=IN_WALLONIA, asset_key=key, passed=True, metadata={"note": "no geometry"})

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from omv_pipelines import geography
 from omv_pipelines.catalog.communes import Commune
 from omv_pipelines.errors import OmvError
 from omv_pipelines.normalise import cast
@@ -98,8 +99,9 @@ def normalise(
 ) -> NormaliseResult:
     """Map, type and validate a harvested table. Raises MappingError only for whole-table problems.
 
-    `bbox` (lon_min, lat_min, lon_max, lat_max), when the commune declares one, rejects points outside it;
-    lines and polygons may rightly cross a commune's border and are only held to Wallonia.
+    Geometries are held to the real map (`geography.place`): outside Wallonia is an error, outside the
+    commune a warning naming where the geometry lies. `bbox` (lon_min, lat_min, lon_max, lat_max), when
+    the commune declares one in its catalogue, is a stricter extent: points outside it are rejected.
     """
     for column in (SOURCE_ID, SOURCE_ROW):
         if column not in raw.columns:
@@ -112,6 +114,8 @@ def normalise(
     inputs: dict[str, pd.Series] = {}
     typed: dict[str, pd.Series] = {}
     geometry_field = next((f["name"] for f in schema.fields if f["type"] == "geojson"), None)
+    harvested = _harvested_geometry_rows(raw, schema)
+    points_only = point_fields(schema)
 
     ids = _record_ids(raw, resolver, mapping, commune, schema.primary_key)
     problems = _Problems(raw, ids.fillna("(no id)"))
@@ -120,19 +124,29 @@ def normalise(
         name, kind = spec["name"], spec["type"]
         if kind == "geojson":
             if name == geometry_field:
-                geometries = _geometries(raw, resolver, mapping.geometry, name)
+                geometries = _geometries(raw, resolver, mapping.geometry, name, harvested)
             else:
-                geometries = _extra_geometries(raw, resolver, mapping, name)
+                geometries = _extra_geometries(raw, resolver, mapping, name, harvested)
             typed[name] = geometries.geojson
-            inputs[name] = geometries.source_text
+            inputs[name] = text = geometries.source_text
             problems.add(geometries.unreadable, name, "invalid_geometry",
                          "not a readable geometry: expected GeoJSON, WKT (POINT, LINESTRING, POLYGON or their MULTI "
-                         "forms) or x/y numbers", geometries.source_text)
-            problems.add(geometries.outside_wallonia, name, "outside_wallonia",
-                         "coordinates are outside Wallonia; check the CRS of the source (Lambert 72 is EPSG:31370)", geometries.source_text)
+                         "forms) or x/y numbers", text)
+            checked = geometries.geojson.notna() & ~geometries.unreadable
+            if name in points_only:
+                not_point = checked & ~geometries.is_point
+                problems.add(not_point, name, "not_a_point",
+                             "expected a Point (the standard describes one position); got a " + _geometry_types(geometries.geojson[not_point]),
+                             text)
+                checked &= ~not_point
+            placement = geography.place(geometries.geojson.where(checked), geometries.lon, geometries.lat, commune.ins_code)
+            problems.add(placement.outside_wallonia, name, "outside_wallonia", placement.message, text)
+            outside_box = pd.Series(False, index=index)
             if bbox is not None:
-                problems.add(_points_outside(geometries.geojson, bbox) & ~geometries.outside_wallonia, name, "outside_commune",
-                             f"point outside {commune.name}'s bounding box {list(bbox)} (set in the catalogue)", geometries.source_text)
+                outside_box = geography.outside_box(geometries.lon, geometries.lat, bbox) & ~placement.outside_wallonia
+                problems.add(outside_box, name, "outside_commune",
+                             f"point outside {commune.name}'s bounding box {list(bbox)} (set in the catalogue)", text)
+            problems.add(placement.outside_commune & ~outside_box, name, "outside_commune", placement.message, text, "warning")
             problems.add(geometries.swapped, name, "swapped_coordinates",
                          "latitude and longitude were swapped; they have been put in [lon, lat] order", geometries.source_text, "warning")
             continue
@@ -176,12 +190,24 @@ def normalise(
     )
 
 
-def _points_outside(geojson: pd.Series, bbox: tuple[float, float, float, float]) -> pd.Series:
-    """Points (in the canonical text the geometry module writes) that fall outside the box."""
-    parts = geojson.str.extract(r'^\{"coordinates": \[(-?[\d.eE+-]+), (-?[\d.eE+-]+)\], "type": "Point"\}$')
-    lon, lat = pd.to_numeric(parts[0], errors="coerce"), pd.to_numeric(parts[1], errors="coerce")
-    lon_min, lat_min, lon_max, lat_max = bbox
-    return lon.notna() & ~(lon.between(lon_min, lon_max) & lat.between(lat_min, lat_max))
+def point_fields(schema: DatasetSchema) -> set[str]:
+    """Geometry fields that accept only a Point.
+
+    Every FuturoCité standard describes `coordinates` as the position of one thing (a defibrillator, a
+    bike rack, a PMR space, an equipment: "les coordonnées de ...", a Point in each example); a zone is
+    the separate `geometry` field. The project's own schemas (participation) accept a point or a surface.
+    """
+    standard = schema.standard or {}
+    if standard.get("author") != "FuturoCité":
+        return set()
+    return {f["name"] for f in schema.fields if f["type"] == "geojson" and f["name"] == "coordinates"}
+
+
+def _geometry_types(geojson: pd.Series) -> pd.Series:
+    """The GeoJSON type of each geometry, for messages (the canonical text ends with it)."""
+    kind = geojson.str.extract(r'"type"\s*:\s*"(\w+)"\s*\}\s*$', expand=False)
+    first = geojson.str.extract(r'"type"\s*:\s*"(\w+)"', expand=False)
+    return kind.where(~geojson.str.contains("GeometryCollection", regex=False).fillna(False), "GeometryCollection").fillna(first)
 
 
 _CASTERS = {
@@ -311,38 +337,76 @@ class _SourcedGeometries(Geometries):
     source_text: pd.Series = None  # type: ignore[assignment]
 
 
-def _geometries(raw: pd.DataFrame, resolver: _ColumnResolver, config: GeometryMapping | None, field_name: str) -> _SourcedGeometries:
-    """The schema's main geometry: from x/y, WKT or GeoJSON columns, else the harvested geometry."""
+# Which column feeds a geometry field — the one rule, for every source kind:
+#
+# 1. What the mapping names: `geometry:` (x/y, wkt, geojson) for the schema's first geometry field, or
+#    `columns: {field: column}` for any field.
+# 2. Else a source column named like the field (ignoring case and accents): a spreadsheet filled in
+#    from a FuturoCité template has `coordinates` and, for équipements collectifs, the zone `geometry`;
+#    each goes to its own field.
+# 3. The geometry a WFS or PostGIS source harvests (the `geometry` column of rows whose provenance says
+#    `(wfs)` or `(sql)`) fills the schema's first geometry field — the point in the FuturoCité standards —
+#    on the rows where no column of rule 1 or 2 gave a value. It feeds another field (e.g. the zone) only
+#    when mapped there explicitly. A `geometry` column that no schema field is named like is treated the
+#    same way whatever the source, as the row's geometry.
+_SPATIAL_SOURCE = r"\((?:wfs|sql)\)$"  # the kind at the end of a source id, e.g. '92094/...#1(wfs)'
+
+
+def _harvested_geometry_rows(raw: pd.DataFrame, schema: DatasetSchema) -> pd.Series | None:
+    """Rows whose `geometry` column is the geometry a spatial source harvested (rule 3), or None."""
+    if GEOMETRY not in raw.columns:
+        return None
+    if GEOMETRY not in schema.field_names:
+        return pd.Series(True, index=raw.index)
+    spatial = raw[SOURCE_ID].astype("string").str.contains(_SPATIAL_SOURCE, regex=True).fillna(False).astype(bool)
+    return spatial if spatial.any() else None
+
+
+def _geometries(
+    raw: pd.DataFrame, resolver: _ColumnResolver, config: GeometryMapping | None, field_name: str, harvested: pd.Series | None
+) -> _SourcedGeometries:
+    """The schema's first geometry field: from x/y, WKT or GeoJSON columns, else by the rule above."""
     config = config or GeometryMapping()
     if config.x and config.y:
         x = resolver.take(resolver.source_column(config.x, field_name + " (x)"), field_name + " (x)")
         y = resolver.take(resolver.source_column(config.y, field_name + " (y)"), field_name + " (y)")
         result, text = from_xy(x, y, config.crs), cast.as_text(x) + " " + cast.as_text(y)
-    elif config.wkt:
+        return _SourcedGeometries(**vars(result), source_text=text)
+    if config.wkt:
         values = resolver.take(resolver.source_column(config.wkt, field_name), field_name)
-        result, text = from_wkt(values, config.crs), cast.as_text(values)
-    elif config.geojson:
+        return _SourcedGeometries(**vars(from_wkt(values, config.crs)), source_text=cast.as_text(values))
+    if config.geojson:
         values = resolver.take(resolver.source_column(config.geojson, field_name), field_name)
-        result, text = from_geojson(values), cast.as_text(values)
-    else:
-        column = GEOMETRY if GEOMETRY in raw.columns else resolver.find(field_name)
-        values = resolver.take(column, field_name) if column else pd.Series(pd.NA, index=raw.index, dtype="string")
-        result, text = from_text(values, config.crs), cast.as_text(values)
-    return _SourcedGeometries(**vars(result), source_text=text)
+        return _SourcedGeometries(**vars(from_geojson(values)), source_text=cast.as_text(values))
+    column = resolver.find(field_name)  # rules 1 and 2
+    values = cast.as_text(resolver.take(column, field_name)) if column else pd.Series(pd.NA, index=raw.index, dtype="string")
+    if harvested is not None and column != GEOMETRY:  # rule 3
+        fill = harvested & values.isna() & raw[GEOMETRY].notna()
+        if fill.any():
+            resolver.consumed.add(GEOMETRY)
+            values = values.mask(fill, cast.as_text(raw[GEOMETRY]))
+            if column is None:
+                resolver.used[field_name] = GEOMETRY
+    return _SourcedGeometries(**vars(from_text(values, config.crs)), source_text=values)
 
 
-def _extra_geometries(raw: pd.DataFrame, resolver: _ColumnResolver, mapping: Mapping, field_name: str) -> _SourcedGeometries:
-    """A second geometry field (e.g. the zone of a playground): GeoJSON or WKT text from its own column.
+def _extra_geometries(
+    raw: pd.DataFrame, resolver: _ColumnResolver, mapping: Mapping, field_name: str, harvested: pd.Series | None
+) -> _SourcedGeometries:
+    """Another geometry field (e.g. the zone of a playground): GeoJSON or WKT text from its own column.
 
-    The harvested geometry already feeds the main field, so it is used here only when mapped explicitly.
+    A spatial source's harvested geometry is not taken here unless mapped explicitly (rule 3).
     """
     column = resolver.find(field_name)
-    if column is None or (column == GEOMETRY and field_name not in mapping.columns and GEOMETRY in resolver.consumed):
-        values = pd.Series(pd.NA, index=raw.index, dtype="string")
-    else:
-        values = resolver.take(column, field_name)
+    values = pd.Series(pd.NA, index=raw.index, dtype="string")
+    if column is not None:
+        harvested_here = harvested if column == GEOMETRY and field_name not in mapping.columns and harvested is not None else None
+        if harvested_here is None:
+            values = cast.as_text(resolver.take(column, field_name))
+        elif not harvested_here.all():
+            values = cast.as_text(resolver.take(column, field_name)).mask(harvested_here)
     crs = mapping.geometry.crs if mapping.geometry else "EPSG:4326"
-    return _SourcedGeometries(**vars(from_text(values, crs)), source_text=cast.as_text(values))
+    return _SourcedGeometries(**vars(from_text(values, crs)), source_text=values)
 
 
 def _check_constraints(spec: dict, value: pd.Series, text: pd.Series, problems: _Problems) -> None:

@@ -5,6 +5,10 @@ WKT or GeoJSON with string operations and one pyproj call per column, never per 
 (roadworks, playgrounds) come as WKT in any CRS — every vertex is extracted into one long table,
 reprojected in one pyproj call and reassembled — or as GeoJSON text already in WGS84 (a WFS or PostGIS
 source), which is passed through after checking its vertices.
+
+This module only reads and writes geometries. Where they lie (their commune, Wallonia) is decided by
+`omv_pipelines.geography.place`, from the real commune boundaries; points keep their lon/lat here so
+that it need not parse the text again.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from omv_pipelines.catalog.communes import WALLONIA_BBOX
+from omv_pipelines import geography
 from omv_pipelines.normalise.cast import _to_number, as_text
 
 _NUMBER = r"(-?\d+(?:[.,]\d+)?(?:[eE][-+]?\d+)?)"
@@ -47,12 +51,12 @@ class Geometries:
     geojson: pd.Series  # string, missing where no geometry
     unreadable: pd.Series  # bool: a value was there but is not a geometry we can read
     swapped: pd.Series  # bool: lat/lon were swapped and have been put right
-    outside_wallonia: pd.Series  # bool: the point (or a vertex) is not in Wallonia (after any swap)
+    lon: pd.Series  # float64: the point's longitude (after any swap), NaN where the geometry is not a Point
+    lat: pd.Series  # float64: the point's latitude, likewise
 
-
-def in_wallonia(lon: pd.Series, lat: pd.Series) -> pd.Series:
-    lon_min, lat_min, lon_max, lat_max = WALLONIA_BBOX
-    return lon.between(lon_min, lon_max) & lat.between(lat_min, lat_max)
+    @property
+    def is_point(self) -> pd.Series:
+        return self.lon.notna() & self.lat.notna()
 
 
 def is_geographic(crs: str) -> bool:
@@ -86,7 +90,8 @@ def point_geojson(lon: pd.Series, lat: pd.Series) -> pd.Series:
 
 def _empty(index: pd.Index) -> Geometries:
     false = pd.Series(False, index=index)
-    return Geometries(pd.Series(pd.NA, index=index, dtype="string"), false, false.copy(), false.copy())
+    nan = pd.Series(np.nan, index=index, dtype="float64")
+    return Geometries(pd.Series(pd.NA, index=index, dtype="string"), false, false.copy(), nan, nan.copy())
 
 
 def _combine(index: pd.Index, parts: list[Geometries]) -> Geometries:
@@ -95,25 +100,31 @@ def _combine(index: pd.Index, parts: list[Geometries]) -> Geometries:
     for part in parts:
         rows = part.geojson.index
         result.geojson.loc[rows] = part.geojson
-        for name in ("unreadable", "swapped", "outside_wallonia"):
+        for name in ("unreadable", "swapped"):
             getattr(result, name).loc[rows] = getattr(part, name).fillna(False).astype(bool)
+        for name in ("lon", "lat"):
+            getattr(result, name).loc[rows] = getattr(part, name).astype("float64")
     return result
 
 
 def _points(lon: pd.Series, lat: pd.Series, present: pd.Series) -> Geometries:
-    """Points, with lat/lon swaps put right when only the swapped order falls inside Wallonia."""
+    """Points, with lat/lon swaps put right when only the swapped order falls near Wallonia.
+
+    Wallonia's extent decides a swap: swapped Belgian coordinates (lon 49–51, lat 2–7) are nowhere
+    near it, and the geography check then holds the point to the real boundaries.
+    """
     lon = lon.astype("float64")
     lat = lat.astype("float64")
     readable = lon.notna() & lat.notna()
-    inside = in_wallonia(lon, lat)
-    swapped = readable & ~inside & in_wallonia(lat, lon)
+    swapped = readable & ~geography.in_envelope(lon, lat) & geography.in_envelope(lat, lon)
     lon, lat = lon.mask(swapped, lat), lat.mask(swapped, lon)
     geojson = point_geojson(lon, lat).where(readable)
     return Geometries(
         geojson=geojson,
         unreadable=present & ~readable,
         swapped=swapped,
-        outside_wallonia=readable & ~in_wallonia(lon, lat),
+        lon=lon.where(readable).astype("float64"),
+        lat=lat.where(readable).astype("float64"),
     )
 
 
@@ -124,8 +135,8 @@ def from_xy(x: pd.Series, y: pd.Series, crs: str) -> Geometries:
     return _points(lon, lat, present)
 
 
-def _assemble(kind: pd.Series, vertices: pd.DataFrame, tail: pd.Series, crs: str) -> tuple[pd.Series, pd.Series]:
-    """GeoJSON text from the vertices of each row, and whether any vertex lies outside Wallonia.
+def _assemble(kind: pd.Series, vertices: pd.DataFrame, tail: pd.Series, crs: str) -> pd.Series:
+    """GeoJSON text from the vertices of each row.
 
     `vertices` comes from `str.extractall`: per vertex, the brackets and commas before it (already in
     GeoJSON form), x and y. `tail` holds the closing brackets of each row. One pyproj call for all
@@ -136,9 +147,8 @@ def _assemble(kind: pd.Series, vertices: pd.DataFrame, tail: pd.Series, crs: str
     rows = vertices.index.get_level_values(0)
     coordinates = pieces.set_axis(rows).groupby(level=0).sum()
     coordinates = coordinates + _separators(tail).loc[coordinates.index]
-    outside = (~in_wallonia(lon, lat)).set_axis(rows).groupby(level=0).any()
     geojson = '{"coordinates": ' + coordinates + ', "type": "' + kind.loc[coordinates.index] + '"}'
-    return geojson.astype("string"), outside
+    return geojson.astype("string")
 
 
 def _separators(text: pd.Series) -> pd.Series:
@@ -164,9 +174,8 @@ def _wkt_shapes(kind: pd.Series, body: pd.Series, crs: str) -> Geometries:
         return result
     vertices = body.str.extractall(_WKT_VERTEX)
     tail = body.str.extract(r"([\s\[\],]*)$", expand=False)
-    geojson, outside = _assemble(geojson_type, vertices, tail, crs)
+    geojson = _assemble(geojson_type, vertices, tail, crs)
     result.geojson.loc[geojson.index] = geojson
-    result.outside_wallonia.loc[outside.index] = outside
     return result
 
 
@@ -195,8 +204,7 @@ def from_geojson(text: pd.Series) -> Geometries:
     """GeoJSON geometry (or Feature) text in WGS84 → canonical GeoJSON geometry text.
 
     Points are checked for swapped axes. Lines and polygons are re-emitted in the templates' form
-    (8 decimals, `{"coordinates": ..., "type": ...}`) with every vertex checked against Wallonia; a
-    GeometryCollection is passed through unchanged.
+    (8 decimals, `{"coordinates": ..., "type": ...}`); a GeometryCollection is passed through unchanged.
     """
     text = as_text(text)
     point = text.str.extract(_GEOJSON_POINT)
@@ -215,9 +223,8 @@ def from_geojson(text: pd.Series) -> Geometries:
     vertices = shapes.str.extractall(_GEOJSON_VERTEX)
     if not vertices.empty:
         tail = shapes.str.extract(r"\]([\s\]]*)$", expand=False)  # what closes after the last vertex
-        geojson, outside = _assemble(kind, vertices, tail, "EPSG:4326")
+        geojson = _assemble(kind, vertices, tail, "EPSG:4326")
         geometries.geojson.loc[geojson.index] = geojson
-        geometries.outside_wallonia.loc[outside.index] = outside
     geometries.unreadable = text.notna() & ~is_point & ~other
     return geometries
 

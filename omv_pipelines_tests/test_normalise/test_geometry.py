@@ -1,4 +1,4 @@
-"""Geometry → GeoJSON [lon, lat] WGS84: x/y in Belgian CRSs, lon/lat, WKT, GeoJSON text, swaps, Wallonia."""
+"""Geometry → GeoJSON [lon, lat] WGS84: x/y in Belgian CRSs, lon/lat, WKT, GeoJSON text, swaps; which column feeds which field."""
 
 import json
 
@@ -29,7 +29,10 @@ def test_xy_in_belgian_lambert_is_reprojected_like_pyproj(crs):
 
     xs, ys = _projected(crs)
     result = run_defib(defibrillators(3, X=xs, Y=ys), geometry={"x": "X", "y": "Y", "crs": crs})
-    assert result.rejected.empty and result.warnings.empty
+    assert result.rejected.empty
+    # Liège and Arlon are in Wallonia but not in Namur: kept, with a warning naming where they lie.
+    assert [p[:3] for p in problems(result, "warning")] == [("3", "coordinates", "outside_commune"), ("4", "coordinates", "outside_commune")]
+    assert result.warnings["message"].tolist() == ["lies in Liège (62063), 53 km from Namur", "lies in Arlon (81001), 109 km from Namur"]
     back = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
     for geojson, x, y in zip(result.valid["coordinates"], xs, ys):
         assert json.loads(geojson)["type"] == "Point"
@@ -160,7 +163,7 @@ def test_second_geometry_field_reads_geojson_or_wkt():
     assert result.valid["type"].tolist() == ["Plaine de jeux"] * n
 
 
-def test_points_outside_the_communes_declared_bbox_are_rejected():
+def test_a_declared_bbox_is_a_stricter_extent_points_outside_it_are_rejected():
     from omv_pipelines.catalog.communes import lookup
     from omv_pipelines.normalise import Mapping, normalise
     from omv_pipelines.schemas import get_schema
@@ -174,4 +177,5 @@ def test_points_outside_the_communes_declared_bbox_are_rejected():
     )
     assert [p[:3] for p in problems(result)] == [("3", "coordinates", "outside_commune"), ("4", "coordinates", "outside_wallonia")]
     assert "Namur's bounding box" in result.rejected.set_index("error_type").loc["outside_commune", "message"]
+    assert result.warnings.empty  # the box's error, not also the boundary's warning
     assert len(result.valid) == 1
