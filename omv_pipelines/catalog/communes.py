@@ -16,8 +16,7 @@ from datetime import date
 from functools import lru_cache
 from importlib import resources
 
-# Wallonia's extent in WGS84 with a small margin; coordinates outside cannot belong to any commune.
-WALLONIA_BBOX = (2.8, 49.4, 6.5, 50.9)  # lon_min, lat_min, lon_max, lat_max
+# Where a commune lies (its boundary, Wallonia's) is `omv_pipelines.geography`, from Statbel's boundaries.
 
 
 @dataclass(frozen=True)

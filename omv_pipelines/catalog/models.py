@@ -7,12 +7,13 @@ environment variable that holds a database URL or a password.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from omv_pipelines.catalog.communes import WALLONIA_BBOX, Commune, lookup, slugify
+from omv_pipelines.catalog.communes import Commune, lookup, slugify
 from omv_pipelines.normalise.config import Mapping
 from omv_pipelines.schemas import DATASETS
 from omv_pipelines.sources.registry import Source
@@ -95,8 +96,9 @@ class CommuneConfig(BaseModel):
     datasets: dict[str, DatasetConfig] = Field(..., description="Datasets provided, keyed 'theme/dataset'.")
     bbox: tuple[float, float, float, float] | None = Field(
         None,
-        description="The commune's bounding box in WGS84, [lon_min, lat_min, lon_max, lat_max], e.g. from its "
-        "own GIS; points outside it are rejected. Without it, points are only held to Wallonia.",
+        description="Rarely needed: points are already checked against the commune's real boundary (a warning "
+        "outside it) and Wallonia's (an error). A box in WGS84, [lon_min, lat_min, lon_max, lat_max], is a stricter "
+        "extent the commune declares: points outside it are rejected instead of warned about.",
     )
 
     @field_validator("ins_code", mode="before")
@@ -128,12 +130,17 @@ class CommuneConfig(BaseModel):
     def _bbox_in_wallonia(cls, value: tuple[float, float, float, float] | None):
         if value is None:
             return value
+        from omv_pipelines.geography import wallonia_envelope  # reads the boundaries: only when a box is given
+
         lon_min, lat_min, lon_max, lat_max = value
-        w_lon_min, w_lat_min, w_lon_max, w_lat_max = WALLONIA_BBOX
+        lo_lon, lo_lat, hi_lon, hi_lat = wallonia_envelope()
+        w_lon_min, w_lat_min, w_lon_max, w_lat_max = extent = [
+            math.floor(lo_lon * 100) / 100, math.floor(lo_lat * 100) / 100, math.ceil(hi_lon * 100) / 100, math.ceil(hi_lat * 100) / 100,
+        ]
         if not (lon_min < lon_max and lat_min < lat_max):
             raise ValueError("expected [lon_min, lat_min, lon_max, lat_max] with min < max (WGS84 degrees)")
         if lon_min < w_lon_min or lon_max > w_lon_max or lat_min < w_lat_min or lat_max > w_lat_max:
-            raise ValueError(f"the box {list(value)} is not inside Wallonia {list(WALLONIA_BBOX)}: check the lon/lat order")
+            raise ValueError(f"the box {list(value)} is not inside Wallonia (its extent is {extent}): check the lon/lat order")
         return value
 
     @model_validator(mode="after")
