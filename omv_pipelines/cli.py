@@ -98,6 +98,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     from omv_pipelines import settings
     from omv_pipelines.catalog.loader import load_catalog
+    from omv_pipelines.defs import tags
     from omv_pipelines.defs.local import run_commune, run_regional, run_summary
     from omv_pipelines.definitions import build_definitions
     from omv_pipelines.demo import DEMO_WFS_ENV, demo_wfs_layers
@@ -113,7 +114,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         os.environ[DEMO_WFS_ENV] = wfs.url
         print(f"Demo WFS (MapServer) serving on {wfs.url}")
         for code, entry in sorted(catalog.active.items()):
-            result = run_commune(defs, instance, entry.config, tags={"omv/reason": "demo"})
+            result = run_commune(defs, instance, entry.config, tags={tags.REASON: "demo"})
             print(f"{'ok' if result.success else 'FAILED':6} {entry.config.commune.name} ({code}) run {result.run_id}")
             for line in run_summary(result):
                 print(f"         {line}")

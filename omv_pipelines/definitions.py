@@ -1,41 +1,38 @@
 """The omv_pipelines code location: `omv_pipelines.definitions:defs`.
 
+The graph (assets, checks, jobs, schedules, sensors) is whatever the modules of the `defs/` folder
+declare, read the way `dg`'s defs-folder loader reads a Python file (its `@dg.definitions` functions,
+else its module-level Dagster objects), so a module added there, by hand or with `dg scaffold`, is
+picked up. Not `dg.load_from_defs_folder` itself: it also scans every installed package for component
+types, ≈ 2 s at each load of the code location (each run worker loads it); a test checks that both
+loaders see the same graph. The resources that depend on the environment are bound
+here: paths, and the ODWB portal with its key through `EnvVar`.
 Loading reads only local files (the catalogue, for its schedules); no network, nothing slow.
 """
 
-from __future__ import annotations
-
+import importlib
 import os
+import pkgutil
+from collections.abc import Iterator
+from types import ModuleType
 
 import dagster as dg
+from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
+from dagster.components.definitions import LazyDefinitions
+
+import omv_pipelines.defs
 
 from omv_pipelines import settings
-from omv_pipelines.catalog.loader import load_catalog
-from omv_pipelines.defs.alerts import alert_on_run_failure, alert_resource_from_env
-from omv_pipelines.defs.assets import all_dataset_assets
-from omv_pipelines.defs.freshness import commune_freshness_sensor, freshness_checks
 from omv_pipelines.defs.io_manager import ParquetIOManager
-from omv_pipelines.defs.jobs import commune_sync_job, regional_job
 from omv_pipelines.defs.resources import CatalogResource, PublisherResource
-from omv_pipelines.defs.schedules import build_schedules
-from omv_pipelines.defs.sensors import commune_catalog_sensor, regional_rebuild_sensor
 
 
-def build_definitions() -> dg.Definitions:
+def resources() -> dg.Definitions:
     config = settings.from_environment()
-    catalog = load_catalog(config.catalog_dir)
     # The key is only referenced here; Dagster resolves it at run time and never shows it.
     api_key = dg.EnvVar("ODWB_API_KEY") if os.environ.get("ODWB_API_KEY") else None
-    alerts = alert_resource_from_env()  # the failure sensor exists only when a channel is configured
     return dg.Definitions(
-        assets=all_dataset_assets(),
-        asset_checks=freshness_checks(),
-        jobs=[commune_sync_job, regional_job],
-        schedules=build_schedules(catalog),
-        sensors=[commune_catalog_sensor, regional_rebuild_sensor, commune_freshness_sensor]
-        + ([alert_on_run_failure] if alerts else []),
         resources={
-            **({"alerts": alerts} if alerts else {}),
             "io_manager": ParquetIOManager(base_path=str(config.tables_dir)),
             "catalog": CatalogResource(folder=str(config.catalog_dir), state_dir=str(config.state_dir)),
             "publisher": PublisherResource(
@@ -47,6 +44,42 @@ def build_definitions() -> dg.Definitions:
             ),
         },
     )
+
+
+_KINDS = {
+    "asset_checks": (dg.AssetChecksDefinition,),
+    "assets": (dg.AssetsDefinition, dg.AssetSpec, dg.SourceAsset),
+    "jobs": (dg.JobDefinition, UnresolvedAssetJobDefinition),
+    "schedules": (dg.ScheduleDefinition,),
+    "sensors": (dg.SensorDefinition,),
+}
+
+
+def _module_objects(module: ModuleType) -> Iterator[object]:
+    for value in vars(module).values():
+        yield from (value if isinstance(value, list) else [value])
+
+
+def defs_folder() -> dg.Definitions:
+    """Every module of `omv_pipelines.defs`, as the defs-folder loader reads it; an object imported
+    into several modules counts once."""
+    package = omv_pipelines.defs
+    lazy: list[dg.Definitions] = []
+    found: dict[str, dict[int, object]] = {kind: {} for kind in _KINDS}
+    for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+        module = importlib.import_module(info.name)
+        functions = [value for value in vars(module).values() if isinstance(value, LazyDefinitions)]
+        lazy += [definitions() for definitions in functions]
+        for value in [] if functions else _module_objects(module):
+            kind = next((kind for kind, types in _KINDS.items() if isinstance(value, types)), None)
+            if kind:
+                found[kind][id(value)] = value
+    module_level = dg.Definitions(**{kind: list(objects.values()) for kind, objects in found.items()})
+    return dg.Definitions.merge(module_level, *lazy)
+
+
+def build_definitions() -> dg.Definitions:
+    return dg.Definitions.merge(defs_folder(), resources())
 
 
 defs = build_definitions()

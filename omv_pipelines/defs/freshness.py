@@ -14,7 +14,7 @@ import time
 import dagster as dg
 
 from omv_pipelines.catalog.loader import Catalog
-from omv_pipelines.defs.assets import keys
+from omv_pipelines.defs.keys import DatasetKeys
 from omv_pipelines.defs.resources import CatalogResource
 from omv_pipelines.schemas import DATASETS
 
@@ -23,7 +23,7 @@ CHECK_NAME = "commune_freshness"
 
 def late_communes(instance: dg.DagsterInstance, catalog: Catalog, dataset_key: str, now: float) -> dict[str, str]:
     """INS code → why it is late, among the active communes that provide the dataset."""
-    key = keys(dataset_key)["odwb"]
+    key = DatasetKeys.of(dataset_key).odwb
     expected = {code: e.config for code, e in catalog.active.items() if dataset_key in e.config.datasets}
     if not expected:
         return {}
@@ -47,7 +47,7 @@ def late_communes(instance: dg.DagsterInstance, catalog: Catalog, dataset_key: s
 def evaluation(instance: dg.DagsterInstance, catalog: Catalog, dataset_key: str, now: float) -> dg.AssetCheckEvaluation:
     late = late_communes(instance, catalog, dataset_key, now)
     return dg.AssetCheckEvaluation(
-        asset_key=keys(dataset_key)["regional"],
+        asset_key=DatasetKeys.of(dataset_key).regional,
         check_name=CHECK_NAME,
         passed=not late,
         severity=dg.AssetCheckSeverity.WARN,
@@ -57,7 +57,7 @@ def evaluation(instance: dg.DagsterInstance, catalog: Catalog, dataset_key: str,
 
 def build_freshness_check(dataset_key: str) -> dg.AssetChecksDefinition:
     @dg.asset_check(
-        asset=keys(dataset_key)["regional"], name=CHECK_NAME,
+        asset=DatasetKeys.of(dataset_key).regional, name=CHECK_NAME,
         description="Every active commune providing this dataset published it within its freshness_hours (default 36).",
     )
     def commune_freshness(context: dg.AssetCheckExecutionContext, catalog: CatalogResource) -> dg.AssetCheckResult:
@@ -69,6 +69,9 @@ def build_freshness_check(dataset_key: str) -> dg.AssetChecksDefinition:
 
 def freshness_checks() -> list[dg.AssetChecksDefinition]:
     return [build_freshness_check(dataset_key) for dataset_key in DATASETS]
+
+
+freshness_check_defs = freshness_checks()  # module level: the defs folder loader collects them
 
 
 @dg.sensor(

@@ -8,24 +8,23 @@ from urllib.parse import urlsplit
 import dagster as dg
 
 from omv_pipelines.catalog.models import CommuneConfig
-from omv_pipelines.defs.assets import commune_asset_keys
+from omv_pipelines.defs import tags
+from omv_pipelines.defs.keys import DatasetKeys, all_dataset_keys
 
 commune_sync_job = dg.define_asset_job(
     "commune_sync",
-    selection=dg.AssetSelection.groups("mobility", "resilience", "participation") - dg.AssetSelection.key_prefixes("regional"),
+    selection=dg.AssetSelection.assets(*(key for k in all_dataset_keys() for key in k.commune_keys)),
     description="Harvest, normalise, validate and publish one commune's datasets (run requests select only "
     "the datasets the commune provides).",
-    tags={"omv/kind": "commune"},
+    tags={tags.KIND: "commune"},
 )
 
 regional_job = dg.define_asset_job(
     "regional_rebuild",
-    selection=dg.AssetSelection.key_prefixes("regional"),
+    selection=dg.AssetSelection.assets(*(k.regional for k in all_dataset_keys())),
     description="Rebuild and publish the regional datasets from every commune's last good table.",
-    tags={"omv/kind": "regional"},
+    tags={tags.KIND: "regional"},
 )
-
-WFS_HOST_TAG = "omv/wfs_host"  # limited per value by tag_concurrency_limits in the instance config
 
 
 def wfs_hosts(config: CommuneConfig) -> list[str]:
@@ -42,15 +41,15 @@ def wfs_hosts(config: CommuneConfig) -> list[str]:
 
 def commune_run_request(config: CommuneConfig, *, reason: str, run_key: str | None = None) -> dg.RunRequest:
     """One run per commune with exactly its datasets, so a broken commune never blocks another."""
-    selection = [key for dataset_key in sorted(config.datasets) for key in commune_asset_keys(dataset_key)]
-    tags = {"omv/commune": config.ins_code, "omv/reason": reason}
+    selection = [key for dataset_key in sorted(config.datasets) for key in DatasetKeys.of(dataset_key).commune_keys]
+    run_tags = {tags.COMMUNE: config.ins_code, tags.REASON: reason}
     if hosts := wfs_hosts(config):
         # One tag value per run: a commune reading several WFS hosts counts against their joined name.
-        tags[WFS_HOST_TAG] = ",".join(hosts)
+        run_tags[tags.WFS_HOST] = ",".join(hosts)
     return dg.RunRequest(
         run_key=run_key,
         job_name=commune_sync_job.name,
         partition_key=config.ins_code,
         asset_selection=selection,
-        tags=tags,
+        tags=run_tags,
     )

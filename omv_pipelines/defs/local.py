@@ -6,7 +6,7 @@ Runs are recorded in the instance like any other, so the UI shows them afterward
 import dagster as dg
 
 from omv_pipelines.catalog.models import CommuneConfig
-from omv_pipelines.defs.assets import keys
+from omv_pipelines.defs.keys import DatasetKeys, dataset_of
 from omv_pipelines.defs.jobs import commune_run_request
 from omv_pipelines.defs.partitions import communes_partitions
 
@@ -35,7 +35,7 @@ def run_commune(
 def run_regional(defs: dg.Definitions, instance: dg.DagsterInstance, dataset_keys: list[str]) -> dg.ExecuteInProcessResult:
     return defs.resolve_job_def("regional_rebuild").execute_in_process(
         instance=instance, raise_on_error=False, run_config=QUIET,
-        asset_selection=[keys(dataset_key)["regional"] for dataset_key in sorted(dataset_keys)],
+        asset_selection=[DatasetKeys.of(dataset_key).regional for dataset_key in sorted(dataset_keys)],
     )
 
 
@@ -50,7 +50,7 @@ def run_summary(result: dg.ExecuteInProcessResult) -> list[str]:
                 f"{'/'.join(path)}: {metadata['source_rows'].value} rows read, {metadata['valid_rows'].value} valid, "
                 f"{metadata['rejected_rows'].value} rejected, {metadata['warnings'].value} warnings"
             )
-        elif path[0] == "odwb":
+        elif (dataset := dataset_of(materialization.asset_key)) and materialization.asset_key == DatasetKeys.of(dataset).odwb:
             lines.append(f"{'/'.join(path)}: {metadata['status'].value} as {metadata['dataset_id'].value}")
     for event in result.all_events:
         if event.is_step_failure:

@@ -14,9 +14,9 @@ import dagster as dg
 from omv_pipelines.catalog.loader import Catalog
 from omv_pipelines.defs.jobs import commune_run_request, commune_sync_job
 from omv_pipelines.defs.resources import CatalogResource
+from omv_pipelines.region import TIMEZONE
 
 DEFAULT_CRON = "0 2 * * *"  # 02:00 every night
-TIMEZONE = "Europe/Brussels"
 
 
 def _schedule_name(cron: str) -> str:
@@ -55,3 +55,12 @@ def build_schedules(catalog: Catalog) -> list[dg.ScheduleDefinition]:
     """One schedule per distinct cron: the default one always, and each override found in the catalogue."""
     crons = {DEFAULT_CRON} | {e.config.schedule for e in catalog.entries.values() if e.config.schedule}
     return [build_commune_schedule(cron) for cron in sorted(crons)]
+
+
+@dg.definitions
+def catalogue_schedules() -> dg.Definitions:
+    """The schedules depend on the catalogue's crons: read the local folder at load (no network)."""
+    from omv_pipelines import settings
+    from omv_pipelines.catalog.loader import load_catalog
+
+    return dg.Definitions(schedules=build_schedules(load_catalog(settings.from_environment().catalog_dir)))

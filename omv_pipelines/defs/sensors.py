@@ -8,11 +8,11 @@ from datetime import datetime, timezone
 
 import dagster as dg
 
-from omv_pipelines.defs.assets import keys
-from omv_pipelines.defs.jobs import commune_run_request, commune_sync_job, regional_job
+from omv_pipelines.defs import tags
+from omv_pipelines.defs.keys import DatasetKeys, all_dataset_keys, dataset_of
+from omv_pipelines.defs import jobs
 from omv_pipelines.defs.partitions import communes_partitions
 from omv_pipelines.defs.resources import CatalogResource
-from omv_pipelines.schemas import DATASETS
 
 UNFINISHED = [
     dg.DagsterRunStatus.QUEUED,
@@ -25,7 +25,7 @@ UNFINISHED = [
 
 @dg.sensor(
     name="commune_catalog_sensor",
-    job=commune_sync_job,
+    job=jobs.commune_sync_job,
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Adds each new catalogue commune as a partition and requests its first harvest (the backfill).",
@@ -42,28 +42,26 @@ def commune_catalog_sensor(context: dg.SensorEvaluationContext, catalog: Catalog
         )
     return dg.SensorResult(
         dynamic_partitions_requests=[communes_partitions.build_add_request([c.ins_code for c in new])],
-        run_requests=[commune_run_request(c, reason="new commune", run_key=f"backfill-{c.ins_code}") for c in new],
+        run_requests=[jobs.commune_run_request(c, reason="new commune", run_key=f"backfill-{c.ins_code}") for c in new],
     )
-
-
-PARTITION_TAG = "dagster/partition"
 
 
 def _is_commune_run(run: dg.DagsterRun) -> bool:
     """Scheduled, sensor and UI-backfill runs alike: only commune assets are partitioned."""
-    return PARTITION_TAG in run.tags
+    return tags.PARTITION in run.tags
 
 
 def _regional_keys(run: dg.DagsterRun) -> set[dg.AssetKey]:
     """The regional tables fed by what a commune run materialised (all of them for a whole-job run)."""
     if run.asset_selection is None:
-        return {keys(dataset_key)["regional"] for dataset_key in DATASETS}
-    return {dg.AssetKey(["regional", *key.path]) for key in run.asset_selection if len(key.path) == 2}
+        return {k.regional for k in all_dataset_keys()}
+    fed = {dataset for key in run.asset_selection if (dataset := dataset_of(key)) and DatasetKeys.of(dataset).table == key}
+    return {DatasetKeys.of(dataset).regional for dataset in fed}
 
 
 @dg.sensor(
     name="regional_after_communes",
-    job=regional_job,
+    job=jobs.regional_job,
     minimum_interval_seconds=300,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Rebuilds the regional datasets once no commune run is queued or running and at least one "
@@ -82,7 +80,7 @@ def regional_rebuild_sensor(context: dg.SensorEvaluationContext):
     busy = [run for run in instance.get_runs(dg.RunsFilter(statuses=UNFINISHED)) if _is_commune_run(run)]
     if busy:
         return dg.SkipReason(f"{len(busy)} commune run(s) queued or in progress: waiting for the night to finish")
-    last_regional = instance.get_run_records(dg.RunsFilter(job_name=regional_job.name), limit=1)
+    last_regional = instance.get_run_records(dg.RunsFilter(job_name=jobs.regional_job.name), limit=1)
     since = last_regional[0].create_timestamp if last_regional else datetime.fromtimestamp(0, tz=timezone.utc)
     done = [
         record
@@ -95,9 +93,9 @@ def regional_rebuild_sensor(context: dg.SensorEvaluationContext):
     if not selection:
         return dg.SkipReason("the succeeded commune runs materialised no commune table")
     newest = max(done, key=lambda record: record.update_timestamp)
-    communes = sorted({record.dagster_run.tags[PARTITION_TAG] for record in done})
+    communes = sorted({record.dagster_run.tags[tags.PARTITION] for record in done})
     return dg.RunRequest(
         run_key=f"regional-after-{newest.dagster_run.run_id}",
         asset_selection=sorted(selection, key=lambda key: key.to_user_string()),
-        tags={"omv/reason": f"after {len(done)} commune run(s)", "omv/communes": ",".join(communes)[:200]},
+        tags={tags.REASON: f"after {len(done)} commune run(s)", tags.COMMUNES: ",".join(communes)[:200]},
     )

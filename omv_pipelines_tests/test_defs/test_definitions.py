@@ -10,7 +10,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from omv_pipelines.defs.assets import keys
+from omv_pipelines.defs.keys import DatasetKeys
 from omv_pipelines.schemas import DATASETS
 
 REPO = Path(__file__).parents[2]
@@ -22,14 +22,14 @@ def test_every_dataset_has_its_five_assets_and_checks():
     graph = defs.resolve_asset_graph()
     all_keys = graph.get_all_asset_keys()
     for dataset_key in DATASETS:
-        for key in keys(dataset_key).values():
+        for key in (*DatasetKeys.of(dataset_key).commune_keys, DatasetKeys.of(dataset_key).regional):
             assert key in all_keys, key
-        checks = {c.name for c in graph.asset_check_keys if c.asset_key == keys(dataset_key)["table"]}
+        checks = {c.name for c in graph.asset_check_keys if c.asset_key == DatasetKeys.of(dataset_key).table}
         assert {"schema_conformance", "ins_code_is_partition", "unique_ids", "no_unexplained_row_drop"} <= checks
-    table = graph.get(keys("resilience/defibrillateurs")["table"])
+    table = graph.get(DatasetKeys.of("resilience/defibrillateurs").table)
     assert table.partitions_def == dg.DynamicPartitionsDefinition(name="communes")
     assert "resilience" == table.group_name
-    assert graph.get(keys("resilience/defibrillateurs")["regional"]).partitions_def is None
+    assert graph.get(DatasetKeys.of("resilience/defibrillateurs").regional).partitions_def is None
 
 
 def test_schedules_and_sensor_are_declared():

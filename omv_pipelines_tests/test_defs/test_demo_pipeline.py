@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from omv_pipelines.defs.assets import FORCE_TAG, keys
+from omv_pipelines.defs import tags
+from omv_pipelines.defs.keys import DatasetKeys
 from omv_pipelines.defs.local import run_commune, run_regional
 from omv_pipelines.schemas import get_schema
 from omv_pipelines_tests.support.frictionless import validate_csv
@@ -29,7 +30,7 @@ def _catalog(pipeline):
 
 def _check_results(result, asset_key=None) -> dict[str, bool]:
     """Check name → passed, for the defibrillators' table unless another asset is named."""
-    asset_key = asset_key or keys(DEFIBRILLATORS)["table"]
+    asset_key = asset_key or DatasetKeys.of(DEFIBRILLATORS).table
     return {
         e.event_specific_data.check_name: e.event_specific_data.passed
         for e in result.all_events
@@ -84,7 +85,7 @@ def test_demo_materialises_every_commune_with_checks_passing(shared_demo_run):
         assert set(checks) == {"schema_conformance", "ins_code_is_partition", "unique_ids", "coordinates_in_wallonia", "no_unexplained_row_drop"}
     assert regional.success, _failure_messages(regional)
     assert sorted(pipeline.instance.get_dynamic_partitions("communes")) == ["53053", "62063", "92094"]
-    table_key = keys(DEFIBRILLATORS)["table"]
+    table_key = DatasetKeys.of(DEFIBRILLATORS).table
     assert pipeline.instance.get_materialized_partitions(table_key) == set(EXPECTED_VALID)
 
 
@@ -140,7 +141,7 @@ def test_liege_report_lists_the_deliberate_defects(shared_demo_run):
         ("14", "accessibility", "error", "not_in_enum", "Publique"),
         ("14", "installation_date", "error", "invalid_date", "31/02/2021"),
     }
-    liege = dg.AssetRecordsFilter(asset_key=keys(DEFIBRILLATORS)["quarantine"], asset_partitions=["62063"])
+    liege = dg.AssetRecordsFilter(asset_key=DatasetKeys.of(DEFIBRILLATORS).quarantine, asset_partitions=["62063"])
     [record] = pipeline.instance.fetch_materializations(liege, limit=1).records
     metadata = record.asset_materialization.metadata
     assert metadata["dagster/row_count"].value == len(lines)
@@ -156,7 +157,7 @@ def test_second_run_publishes_nothing_new(demo_run):
     before = {p.name: p.stat().st_mtime_ns for p in pipeline.export_dir.glob("*.csv")}
     again = run_commune(pipeline.defs, pipeline.instance, catalog.get("92094").config)
     assert again.success
-    publication = pipeline.instance.get_latest_materialization_event(keys(DEFIBRILLATORS)["odwb"]).asset_materialization
+    publication = pipeline.instance.get_latest_materialization_event(DatasetKeys.of(DEFIBRILLATORS).odwb).asset_materialization
     assert publication.metadata["status"].value == "unchanged"
     assert before["namur-defibrillateurs.csv"] == (pipeline.export_dir / "namur-defibrillateurs.csv").stat().st_mtime_ns
 
@@ -184,7 +185,7 @@ def test_a_shrunken_source_never_replaces_the_last_good_publication(demo_run):
     assert _check_results(refused)["no_unexplained_row_drop"] is False
     assert (pipeline.export_dir / "namur-defibrillateurs.csv").read_bytes() == good
 
-    forced = run_commune(pipeline.defs, pipeline.instance, catalog.get("92094").config, tags={FORCE_TAG: "true"})
+    forced = run_commune(pipeline.defs, pipeline.instance, catalog.get("92094").config, tags={tags.FORCE_PUBLISH: "true"})
     assert forced.success, _failure_messages(forced)
     assert len(pd.read_csv(pipeline.export_dir / "namur-defibrillateurs.csv")) == 2
 
@@ -228,7 +229,7 @@ def test_a_commune_without_the_dataset_is_skipped_cleanly(demo_wfs, pipeline_fac
     def run(dataset: str):
         return job.execute_in_process(
             instance=pipeline.instance, partition_key="92094", raise_on_error=False,
-            asset_selection=[keys(dataset)[k] for k in ("raw", "table", "quarantine", "odwb")],
+            asset_selection=DatasetKeys.of(dataset).commune_keys,
         )
 
     # A dataset Namur provides is exported first, so that the export folder below is really looked at.
@@ -240,5 +241,5 @@ def test_a_commune_without_the_dataset_is_skipped_cleanly(demo_wfs, pipeline_fac
     # Ask Namur for a dataset it does not provide: nothing fails, nothing is published.
     result = run("mobility/travaux_voiries")
     assert result.success, _failure_messages(result)
-    assert pipeline.instance.get_materialized_partitions(keys("mobility/travaux_voiries")["odwb"]) == set()
+    assert pipeline.instance.get_materialized_partitions(DatasetKeys.of("mobility/travaux_voiries").odwb) == set()
     assert sorted(p.name for p in pipeline.export_dir.iterdir()) == exported

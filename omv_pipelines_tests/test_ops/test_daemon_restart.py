@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from omv_pipelines.catalog.loader import DEMO_CATALOG
-from omv_pipelines.defs.assets import keys
+from omv_pipelines.defs.keys import DatasetKeys
 from omv_pipelines_tests.test_ops.services import REPO, DagsterProcesses
 
 DATASET = "participation/processus_participatifs"
@@ -77,7 +77,7 @@ def test_killing_the_daemon_mid_run_fails_and_retries_the_run_and_publishes_once
             assert retry.tags.get("dagster/parent_run_id") == first.run_id
 
             publications = instance.fetch_materializations(
-                dg.AssetRecordsFilter(asset_key=keys(DATASET)["odwb"], asset_partitions=["92094"]), limit=10
+                dg.AssetRecordsFilter(asset_key=DatasetKeys.of(DATASET).odwb, asset_partitions=["92094"]), limit=10
             ).records
         assert [p.asset_materialization.metadata["status"].value for p in publications] == ["published"]
         assert publications[0].run_id == retry.run_id

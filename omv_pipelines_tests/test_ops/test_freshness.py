@@ -7,7 +7,7 @@ import dagster as dg
 import pytest
 
 from omv_pipelines.catalog.loader import load_catalog
-from omv_pipelines.defs.assets import keys
+from omv_pipelines.defs.keys import DatasetKeys
 from omv_pipelines.defs.freshness import CHECK_NAME, commune_freshness_sensor, late_communes
 from omv_pipelines.defs.local import run_commune
 from omv_pipelines.defs.resources import CatalogResource
@@ -22,11 +22,11 @@ def test_every_published_dataset_is_late_after_36_hours_by_default():
 
     graph = defs.resolve_asset_graph()
     for dataset_key in DATASETS:
-        for kind in ("odwb", "regional"):
-            policy = graph.get(keys(dataset_key)[kind]).freshness_policy
+        for key in (DatasetKeys.of(dataset_key).odwb, DatasetKeys.of(dataset_key).regional):
+            policy = graph.get(key).freshness_policy
             assert isinstance(policy, dg.FreshnessPolicy)
             assert policy.fail_window.to_timedelta() == timedelta(hours=36)
-        checks = {c.name for c in graph.asset_check_keys if c.asset_key == keys(dataset_key)["regional"]}
+        checks = {c.name for c in graph.asset_check_keys if c.asset_key == DatasetKeys.of(dataset_key).regional}
         assert CHECK_NAME in checks
 
 
@@ -53,5 +53,5 @@ def test_late_communes_are_flagged_by_their_own_limit(pipeline_factory):
     context = dg.build_sensor_context(instance=pipeline.instance, resources={"catalog": CatalogResource(folder=str(catalog_dir))})
     result = commune_freshness_sensor(context)
     evaluations = {e.asset_key: e for e in result.asset_events}
-    assert set(evaluations) == {keys(d)["regional"] for d in DATASETS}
+    assert set(evaluations) == {DatasetKeys.of(d).regional for d in DATASETS}
     assert all(e.passed and e.check_name == CHECK_NAME for e in evaluations.values())

@@ -9,7 +9,7 @@ import dagster as dg
 import pytest
 
 from omv_pipelines.catalog.loader import load_catalog
-from omv_pipelines.defs.assets import keys
+from omv_pipelines.defs.keys import DatasetKeys
 from omv_pipelines.defs.local import ensure_partitions, run_commune, run_regional
 from omv_pipelines.defs.resources import CatalogResource
 from omv_pipelines.defs.schedules import build_schedules
@@ -72,7 +72,7 @@ def test_the_regional_rebuild_waits_for_the_nights_commune_runs(pipeline_factory
     instance.report_run_canceled(late)
     request = _regional_tick(instance)
     assert isinstance(request, dg.RunRequest)
-    assert sorted(request.asset_selection) == sorted(keys(d)["regional"] for d in namur.datasets)  # only what Namur fed
+    assert sorted(request.asset_selection) == sorted(DatasetKeys.of(d).regional for d in namur.datasets)  # only what Namur fed
     assert request.tags["omv/communes"] == "92094"
     assert _regional_tick(instance).run_key == request.run_key  # same night, same key: the daemon dedupes it
 

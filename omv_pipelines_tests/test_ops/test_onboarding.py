@@ -7,8 +7,8 @@ import dagster as dg
 import pytest
 
 from omv_pipelines.catalog.loader import load_catalog
-from omv_pipelines.defs.assets import commune_asset_keys, keys
-from omv_pipelines.defs.jobs import WFS_HOST_TAG
+from omv_pipelines.defs.keys import DatasetKeys
+from omv_pipelines.defs import tags
 from omv_pipelines.defs.local import run_commune
 from omv_pipelines.defs.resources import CatalogResource
 from omv_pipelines.defs.schedules import build_schedules
@@ -54,10 +54,10 @@ def test_a_new_catalogue_file_adds_its_partition_and_requests_exactly_its_datase
         liege = ["mobility/emplacements_pmr", "resilience/defibrillateurs", "resilience/equipements_collectifs"]
         assert request.partition_key == "62063"
         assert request.job_name == "commune_sync"
-        assert sorted(request.asset_selection) == sorted(k for d in liege for k in commune_asset_keys(d))
+        assert sorted(request.asset_selection) == sorted(k for d in liege for k in DatasetKeys.of(d).commune_keys)
         assert request.run_key == "backfill-62063"
         assert request.tags["omv/reason"] == "new commune"
-        assert request.tags[WFS_HOST_TAG] == "wfs.liege.example"  # host only: no port, path or query
+        assert request.tags[tags.WFS_HOST] == "wfs.liege.example"  # host only: no port, path or query
 
 
 def test_an_inactive_commune_is_not_onboarded_until_activated(tmp_path):
@@ -79,7 +79,7 @@ def test_a_deactivated_or_removed_commune_gets_no_runs_and_keeps_its_history(how
     instance, catalog_dir = pipeline.instance, pipeline.catalog_dir
     _tick(instance, catalog_dir)
     assert run_commune(pipeline.defs, instance, load_catalog(catalog_dir).get("92094").config).success
-    publication = keys("resilience/defibrillateurs")["odwb"]
+    publication = DatasetKeys.of("resilience/defibrillateurs").odwb
     assert [r.partition_key for r in _nightly_requests(instance, catalog_dir)] == ["92094"]
 
     if how == "deactivated":

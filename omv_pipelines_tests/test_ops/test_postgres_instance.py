@@ -10,7 +10,7 @@ import dagster as dg
 import pytest
 
 from omv_pipelines.catalog.loader import load_catalog
-from omv_pipelines.defs.assets import keys
+from omv_pipelines.defs.keys import DatasetKeys
 from omv_pipelines.defs.freshness import late_communes
 from omv_pipelines.defs.local import run_commune, run_regional
 from omv_pipelines.defs.sensors import regional_rebuild_sensor
@@ -68,7 +68,7 @@ def test_demo_runs_with_postgres_storage(postgres_database, demo_wfs, tmp_path, 
         assert isinstance(request, dg.RunRequest)
         assert run_regional(defs, instance, ["resilience/defibrillateurs"]).success
 
-        publication = keys("resilience/defibrillateurs")["odwb"]
+        publication = DatasetKeys.of("resilience/defibrillateurs").odwb
         assert instance.get_materialized_partitions(publication) == {"92094", "62063"}
         assert late_communes(instance, catalog, "resilience/defibrillateurs", time.time()) == {}
         assert (tmp_path / "data" / "export" / "wallonie-defibrillateurs.csv").is_file()

@@ -2,7 +2,7 @@
 
 import pytest
 
-from omv_pipelines.defs.assets import commune_asset_keys
+from omv_pipelines.defs.keys import DatasetKeys
 from omv_pipelines_tests.test_ops.helpers import demo_catalog
 from omv_pipelines_tests.test_ops.services import DagsterProcesses
 
@@ -48,7 +48,7 @@ def test_backfill_of_a_new_commune_through_the_graphql_api(tmp_path):
             "repositorySelector": services.repository(), "partitionsDefName": "communes", "partitionKey": "92094",
         })["addDynamicPartition"]
         assert added == {"__typename": "AddDynamicPartitionSuccess", "partitionKey": "92094"}, added
-        selection = [{"path": key.path} for dataset_key in NAMUR for key in commune_asset_keys(dataset_key)]
+        selection = [{"path": key.path} for dataset_key in NAMUR for key in DatasetKeys.of(dataset_key).commune_keys]
         launched = services.graphql(LAUNCH_BACKFILL, {"backfillParams": {
             "partitionNames": ["92094"], "assetSelection": selection,
             "tags": [{"key": "omv/reason", "value": "ui backfill"}], "title": "Namur joins",
