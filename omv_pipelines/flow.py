@@ -2,6 +2,8 @@
 
 Dagster assets and the `omv` command line both call these functions, so a preview run behaves exactly
 like a scheduled one. Errors carry the commune, the dataset and the source, and say what to do.
+Publishing is a target's job (`publish/targets.py`); this module only builds what it is given
+(the table, the dataset id, the metadata).
 """
 
 from __future__ import annotations
@@ -15,8 +17,6 @@ import pandas as pd
 from omv_pipelines.catalog.loader import CatalogEntry
 from omv_pipelines.errors import OmvError
 from omv_pipelines.normalise import MappingError, NormaliseResult, normalise
-from omv_pipelines.publish.csv_format import render
-from omv_pipelines.publish.export import export_dataset
 from omv_pipelines.publish.metadata import dataset_metadata
 from omv_pipelines.schemas import DatasetSchema, get_schema
 from omv_pipelines.sources import Harvest, SourceError, harvest
@@ -119,32 +119,3 @@ def consolidate(tables: dict[str, pd.DataFrame], schema: DatasetSchema) -> pd.Da
     if not frames:
         return pd.DataFrame({name: pd.Series(dtype="string") for name in schema.field_names})
     return pd.concat(frames, ignore_index=True)[schema.field_names]
-
-
-@dataclass(frozen=True)
-class Publication:
-    dataset_id: str
-    target: str  # "export" or "odwb"
-    location: str  # file path or dataset URL
-    content_hash: str
-    row_count: int
-    status: str  # "published" or "unchanged"
-    uid: str | None = None
-
-
-def export_table(
-    table: pd.DataFrame,
-    schema: DatasetSchema,
-    *,
-    folder: Path,
-    dataset_id: str,
-    metadata: dict[str, object],
-    report: pd.DataFrame | None = None,
-) -> Publication:
-    data, digest = render(table, schema)
-    report_csv = report.to_csv(index=False, lineterminator="\r\n").encode("utf-8") if report is not None else None
-    result = export_dataset(
-        folder, dataset_id, data, content_hash=digest, row_count=len(table),
-        metadata=metadata | {"schema": schema.key, "standard": schema.standard}, report_csv=report_csv,
-    )
-    return Publication(dataset_id, "export", str(result.csv_path), result.content_hash, len(table), result.status)

@@ -19,10 +19,13 @@ import pandas as pd
 
 from omv_pipelines import flow
 from omv_pipelines.defs import checks
+from omv_pipelines.defs.failures import to_failure
 from omv_pipelines.defs.metadata import table_metadata
 from omv_pipelines.defs.partitions import communes_partitions
 from omv_pipelines.defs.resources import CatalogResource, PublisherResource
+from omv_pipelines.errors import OmvError
 from omv_pipelines.publish.safety import can_force, refusal_reason
+from omv_pipelines.publish.targets import Publication
 from omv_pipelines.schemas import DATASETS, get_schema
 
 FORCE_TAG = "omv/force_publish"  # a run tagged omv/force_publish=true may publish a shrunken table
@@ -184,7 +187,6 @@ def build_dataset_assets(dataset_key: str) -> list[dg.AssetsDefinition]:
             publisher, table, schema, dataset_id=config.dataset_id(dataset_key),
             metadata=flow.commune_metadata(entry, schema), report=report, log=context.log,
         )
-        context.log.info(f"{published.dataset_id}: {published.status} ({publisher.target})")
         return dg.MaterializeResult(metadata=publication_metadata(published))
 
     @dg.asset(
@@ -219,32 +221,23 @@ def build_dataset_assets(dataset_key: str) -> list[dg.AssetsDefinition]:
     return [raw, normalised, publication, regional]
 
 
-def publish(publisher: PublisherResource, table, schema, *, dataset_id, metadata, report, log=None) -> flow.Publication:
-    """To ODWB when configured, else to the export folder (the validation report goes there too)."""
-    if publisher.uses_odwb:
-        from omv_pipelines.publish.odwb import OdwbAuthError, OdwbError
-        from omv_pipelines.publish.odwb_sync import DatasetNotOwned, PublishError
-        from omv_pipelines.publish.odwb_target import publish_to_odwb
-
-        try:
-            return publish_to_odwb(
-                table, schema, base_url=publisher.odwb_url, api_key=publisher.odwb_api_key,
-                dataset_id=dataset_id, metadata=metadata, license_id=publisher.odwb_license_id,
-                theme_id=publisher.odwb_theme_id, max_wait_s=publisher.odwb_max_wait_s, log=log,
-            )
-        except (PublishError, OdwbError) as exc:
-            # A wrong key, a missing permission or someone else's dataset need a person, not a retry.
-            needs_a_person = isinstance(exc, (OdwbAuthError, DatasetNotOwned))
-            raise dg.Failure(
-                description=f"{dataset_id}: publication to ODWB failed: {exc}. The last good publication stays online.",
-                allow_retries=not needs_a_person,
-            ) from exc
-    return flow.export_table(
-        table, schema, folder=Path(publisher.export_dir), dataset_id=dataset_id, metadata=metadata, report=report
-    )
+def publish(publisher: PublisherResource, table, schema, *, dataset_id, metadata, report, log=None) -> Publication:
+    """Through the configured target (ODWB, else the export folder, where the report goes too); a failure
+    is retried only when the error says a retry can help (not a wrong key nor another's dataset)."""
+    target = publisher.target()
+    try:
+        published = target.publish(
+            table, schema, dataset_id=dataset_id, metadata=metadata, report=report,
+            on_progress=log.info if log is not None else None,
+        )
+    except OmvError as exc:
+        raise to_failure(exc) from exc
+    if log is not None:
+        log.info(f"{published.dataset_id}: {published.status} ({target})")
+    return published
 
 
-def publication_metadata(published: flow.Publication) -> dict[str, object]:
+def publication_metadata(published: Publication) -> dict[str, object]:
     metadata: dict[str, object] = {
         "dagster/row_count": dg.MetadataValue.int(published.row_count),
         "dataset_id": published.dataset_id,

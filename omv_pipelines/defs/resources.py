@@ -9,7 +9,9 @@ from pathlib import Path
 
 import dagster as dg
 
+from omv_pipelines import secrets
 from omv_pipelines.catalog.loader import Catalog, CatalogEntry, load_catalog
+from omv_pipelines.publish.targets import ExportTarget, OdwbTarget, Target
 
 
 class CatalogResource(dg.ConfigurableResource):
@@ -26,7 +28,11 @@ class CatalogResource(dg.ConfigurableResource):
 
 
 class PublisherResource(dg.ConfigurableResource):
-    """ODWB when both a portal URL and an API key are set; otherwise the export folder."""
+    """ODWB when both a portal URL and an API key are set; otherwise the export folder.
+
+    Assets publish only through `target()`: the `publish/targets.py` interface, free of Dagster, that any
+    other caller (a script, the CLI) uses the same way.
+    """
 
     export_dir: str
     odwb_url: str | None = None
@@ -39,6 +45,11 @@ class PublisherResource(dg.ConfigurableResource):
     def uses_odwb(self) -> bool:
         return bool(self.odwb_url and self.odwb_api_key)
 
-    @property
-    def target(self) -> str:
-        return f"ODWB ({self.odwb_url})" if self.uses_odwb else f"export folder {self.export_dir}"
+    def target(self) -> Target:
+        if not self.uses_odwb:
+            return ExportTarget(Path(self.export_dir))
+        secrets.register(self.odwb_api_key)  # resolved from its EnvVar here: masked in every text from now on
+        return OdwbTarget(
+            self.odwb_url, self.odwb_api_key, license_id=self.odwb_license_id, theme_id=self.odwb_theme_id,
+            max_wait_s=self.odwb_max_wait_s,
+        )

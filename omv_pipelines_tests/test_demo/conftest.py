@@ -11,6 +11,7 @@ import pytest
 from omv_pipelines import flow
 from omv_pipelines.catalog.loader import DEMO_CATALOG, load_catalog
 from omv_pipelines.normalise import NormaliseResult
+from omv_pipelines.publish.targets import ExportTarget, Publication
 
 CATALOG = load_catalog(DEMO_CATALOG)
 # (ins_code, dataset) for every dataset every demo commune provides: known when tests are collected.
@@ -21,7 +22,7 @@ PAIRS = sorted((code, key) for code, entry in CATALOG.entries.items() for key in
 class Run:
     result: NormaliseResult
     report: pd.DataFrame
-    publication: flow.Publication
+    publication: Publication
 
 
 @pytest.fixture(scope="session")
@@ -47,8 +48,8 @@ def demo_runs(demo_wfs_url, export_dir) -> dict[tuple[str, str], Run]:
         harvested = flow.harvest_dataset(entry, key)
         result = flow.normalise_dataset(entry, key, harvested.frame)
         report = flow.report_table(result)
-        publication = flow.export_table(
-            result.valid, schema, folder=export_dir, dataset_id=entry.config.dataset_id(key),
+        publication = ExportTarget(export_dir).publish(
+            result.valid, schema, dataset_id=entry.config.dataset_id(key),
             metadata=flow.commune_metadata(entry, schema), report=report,
         )
         runs[(code, key)] = Run(result, report, publication)

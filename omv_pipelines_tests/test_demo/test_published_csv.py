@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from omv_pipelines import flow
+from omv_pipelines.publish.targets import ExportTarget
 from omv_pipelines.schemas import DATASETS, get_schema
 from omv_pipelines_tests.support.frictionless import validate_csv
 from omv_pipelines_tests.test_demo.conftest import CATALOG, PAIRS
@@ -30,9 +31,8 @@ def _regional_csv(demo_runs, export_dir: Path, key: str):
     schema = get_schema(key)
     tables = {code: run.result.valid for (code, k), run in demo_runs.items() if k == key}
     table = flow.consolidate(tables, schema)
-    publication = flow.export_table(
-        table, schema, folder=export_dir / "regional", dataset_id=flow.regional_dataset_id(key),
-        metadata=flow.regional_metadata(schema),
+    publication = ExportTarget(export_dir / "regional").publish(
+        table, schema, dataset_id=flow.regional_dataset_id(key), metadata=flow.regional_metadata(schema),
     )
     return table, tables, Path(publication.location)
 
