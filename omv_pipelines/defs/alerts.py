@@ -191,3 +191,10 @@ def alert_resource_from_env(env: Mapping[str, str] | None = None) -> AlertResour
         if env.get("OMV_SMTP_PORT"):
             fields["smtp_port"] = dg.EnvVar.int("OMV_SMTP_PORT")
     return AlertResource(**fields)
+
+
+@dg.definitions
+def failure_alerts() -> dg.Definitions:
+    """The sensor and its resource exist only when a channel is configured (no sensor shouting into the void)."""
+    alerts = alert_resource_from_env()
+    return dg.Definitions(sensors=[alert_on_run_failure], resources={"alerts": alerts}) if alerts else dg.Definitions()

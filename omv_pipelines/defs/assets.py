@@ -1,10 +1,5 @@
-"""The asset factory: for every dataset of the registry, the same five assets and their checks.
-
-    raw/<theme>/<dataset>          harvested, source-shaped (per commune)
-    <theme>/<dataset>              the shared schema, valid rows only (per commune)
-    quarantine/<theme>/<dataset>   rejected rows and warnings, with reasons (per commune)
-    odwb/<theme>/<dataset>         the publication (per commune)
-    regional/<theme>/<dataset>     all communes together, published too
+"""The asset factory: for every dataset of the registry, the same five assets and their checks
+(keys in defs/keys.py: raw, table, quarantine, odwb per commune; regional for all communes).
 
 A commune that does not provide a dataset yields no raw output, so the rest of that dataset's chain is
 skipped for its partition: nothing fails and nothing is published.
@@ -18,8 +13,9 @@ import dagster as dg
 import pandas as pd
 
 from omv_pipelines import flow
-from omv_pipelines.defs import checks
+from omv_pipelines.defs import checks, tags
 from omv_pipelines.defs.failures import to_failure
+from omv_pipelines.defs.keys import DatasetKeys
 from omv_pipelines.defs.metadata import table_metadata
 from omv_pipelines.defs.partitions import communes_partitions
 from omv_pipelines.defs.resources import CatalogResource, PublisherResource
@@ -28,8 +24,6 @@ from omv_pipelines.publish.safety import can_force, refusal_reason
 from omv_pipelines.publish.targets import Publication
 from omv_pipelines.schemas import DATASETS, get_schema
 
-FORCE_TAG = "omv/force_publish"  # a run tagged omv/force_publish=true may publish a shrunken table
-FULL_REFRESH_TAG = "omv/full_refresh"  # a run tagged omv/full_refresh=true re-reads incremental sources whole
 # Shown in the UI on every published dataset. Dagster judges it on the asset's last materialisation of any
 # partition; each commune's own `freshness_hours` is checked per partition by defs/freshness.py.
 FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=36))
@@ -37,50 +31,24 @@ FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=36))
 PUBLISH_RETRY = dg.RetryPolicy(max_retries=2, delay=60, backoff=dg.Backoff.EXPONENTIAL)
 
 
-def keys(dataset_key: str) -> dict[str, dg.AssetKey]:
-    theme, name = dataset_key.split("/")
-    return {
-        "raw": dg.AssetKey(["raw", theme, name]),
-        "table": dg.AssetKey([theme, name]),
-        "quarantine": dg.AssetKey(["quarantine", theme, name]),
-        "odwb": dg.AssetKey(["odwb", theme, name]),
-        "regional": dg.AssetKey(["regional", theme, name]),
-    }
-
-
-def commune_asset_keys(dataset_key: str) -> list[dg.AssetKey]:
-    """What a commune's run materialises for one dataset (everything but the regional table)."""
-    k = keys(dataset_key)
-    return [k["raw"], k["table"], k["quarantine"], k["odwb"]]
-
-
-def _fail(exc: flow.FlowError) -> dg.Failure:
-    """Sources already retry transient errors with backoff; what reaches here needs a person."""
-    return dg.Failure(
-        description=str(exc),
-        metadata={"commune": exc.commune, "ins_code": exc.ins_code, "dataset": exc.dataset},
-        allow_retries=False,
-    )
-
-
 def _forced(context) -> bool:
-    return str(context.run.tags.get(FORCE_TAG, "")).lower() == "true"
+    return tags.is_true(context.run.tags, tags.FORCE_PUBLISH)
 
 
 def _full_refresh(context) -> bool:
-    return str(context.run.tags.get(FULL_REFRESH_TAG, "")).lower() == "true"
+    return tags.is_true(context.run.tags, tags.FULL_REFRESH)
 
 
 def build_dataset_assets(dataset_key: str) -> list[dg.AssetsDefinition]:
     schema = get_schema(dataset_key)
     theme = schema.theme
-    k = keys(dataset_key)
+    k = DatasetKeys.of(dataset_key)
     title = DATASETS[dataset_key]
     standard = schema.standard
     owner_tags = {"theme": theme, "dataset": schema.name}
 
     @dg.asset(
-        key=k["raw"],
+        key=k.raw,
         partitions_def=communes_partitions,
         group_name=theme,
         kinds={"pandas", "parquet"},
@@ -101,7 +69,7 @@ def build_dataset_assets(dataset_key: str) -> list[dg.AssetsDefinition]:
                 full_refresh=_full_refresh(context),
             )
         except flow.FlowError as exc:
-            raise _fail(exc) from exc
+            raise to_failure(exc) from exc
         sources = {h.source_id: dg.MetadataValue.json({"location": h.location, **h.stats}) for h in harvested.harvests}
         yield dg.Output(
             harvested.frame,
@@ -111,21 +79,21 @@ def build_dataset_assets(dataset_key: str) -> list[dg.AssetsDefinition]:
     @dg.multi_asset(
         outs={
             "table": dg.AssetOut(
-                key=k["table"], kinds={"pandas", "parquet"}, tags=owner_tags,
+                key=k.table, kinds={"pandas", "parquet"}, tags=owner_tags,
                 description=f"{title} in the shared schema"
                 + (f" ({standard['author']} {standard['name']} {standard['version']})" if standard else "")
                 + ": valid rows only.",
             ),
             "quarantine": dg.AssetOut(
-                key=k["quarantine"], kinds={"pandas", "parquet"}, tags=owner_tags,
+                key=k.quarantine, kinds={"pandas", "parquet"}, tags=owner_tags,
                 description=f"{title}: problems found in the source, one row each (rejected rows and warnings), "
                 "with source row, field, error type, message and raw value.",
             ),
         },
-        ins={"raw": dg.AssetIn(k["raw"])},
+        ins={"raw": dg.AssetIn(k.raw)},
         partitions_def=communes_partitions,
         group_name=theme,
-        check_specs=checks.table_check_specs(k["table"]),
+        check_specs=checks.table_check_specs(k.table),
         name=f"normalise_{theme}_{schema.name}",
     )
     def normalised(context: dg.AssetExecutionContext, catalog: CatalogResource, raw: pd.DataFrame):
@@ -133,7 +101,7 @@ def build_dataset_assets(dataset_key: str) -> list[dg.AssetsDefinition]:
         try:
             result = flow.normalise_dataset(entry, dataset_key, raw)
         except flow.FlowError as exc:
-            raise _fail(exc) from exc
+            raise to_failure(exc) from exc
         report = flow.report_table(result)
         summary = {
             "source_rows": result.source_rows,
@@ -148,15 +116,15 @@ def build_dataset_assets(dataset_key: str) -> list[dg.AssetsDefinition]:
             report, output_name="quarantine",
             metadata={**table_metadata(report), "report": dg.MetadataValue.md(checks.report_markdown(result))},
         )
-        previous = checks.last_published_row_count(context.instance, k["odwb"], context.partition_key)
+        previous = checks.last_published_row_count(context.instance, k.odwb, context.partition_key)
         max_drop = entry.config.datasets[dataset_key].max_row_drop
         yield from checks.table_checks(
-            k["table"], result.valid, schema, entry.config.commune, previous, max_drop, forced=_forced(context)
+            k.table, result.valid, schema, entry.config.commune, previous, max_drop, forced=_forced(context)
         )
 
     @dg.asset(
-        key=k["odwb"],
-        ins={"table": dg.AssetIn(k["table"]), "report": dg.AssetIn(k["quarantine"])},
+        key=k.odwb,
+        ins={"table": dg.AssetIn(k.table), "report": dg.AssetIn(k.quarantine)},
         partitions_def=communes_partitions,
         group_name=theme,
         kinds={"opendatasoft", "csv"},
@@ -175,12 +143,12 @@ def build_dataset_assets(dataset_key: str) -> list[dg.AssetsDefinition]:
     ) -> dg.MaterializeResult:
         entry = catalog.entry(context.partition_key)
         config = entry.config
-        previous = checks.last_published_row_count(context.instance, k["odwb"], context.partition_key)
+        previous = checks.last_published_row_count(context.instance, k.odwb, context.partition_key)
         reason = refusal_reason(len(table), previous, config.datasets[dataset_key].max_row_drop)
         if reason and not (_forced(context) and can_force(len(table))):
             raise dg.Failure(
                 description=f"{config.commune.name} ({config.ins_code}) — {dataset_key}: not published, {reason}. "
-                f"The last good publication stays online. Fix the source, or re-run with tag {FORCE_TAG}=true.",
+                f"The last good publication stays online. Fix the source, or re-run with tag {tags.FORCE_PUBLISH}=true.",
                 allow_retries=False,  # retrying cannot change the table
             )
         published = publish(
@@ -190,21 +158,21 @@ def build_dataset_assets(dataset_key: str) -> list[dg.AssetsDefinition]:
         return dg.MaterializeResult(metadata=publication_metadata(published))
 
     @dg.asset(
-        key=k["regional"],
-        ins={"tables": dg.AssetIn(k["table"])},
+        key=k.regional,
+        ins={"tables": dg.AssetIn(k.table)},
         group_name=theme,
         kinds={"pandas", "opendatasoft"},
         tags=owner_tags,
         description=f"{title}: all communes together in one regional dataset, published as "
         f"{flow.regional_dataset_id(dataset_key)}.",
-        check_specs=checks.regional_check_specs(k["regional"]),
+        check_specs=checks.regional_check_specs(k.regional),
         pool="odwb",
         freshness_policy=FRESHNESS,
         retry_policy=PUBLISH_RETRY,
     )
     def regional(context: dg.AssetExecutionContext, publisher: PublisherResource, tables: dict[str, pd.DataFrame]):
         table = flow.consolidate(tables, schema)
-        check_results = list(checks.regional_checks(k["regional"], table, schema))
+        check_results = list(checks.regional_checks(k.regional, table, schema))
         passed = all(r.passed for r in check_results)
         metadata = {**table_metadata(table, schema.fields), "communes": dg.MetadataValue.json(sorted(tables))}
         if table.empty or not passed:
@@ -257,4 +225,4 @@ def all_dataset_assets() -> list[dg.AssetsDefinition]:
     return [asset for dataset_key in DATASETS for asset in build_dataset_assets(dataset_key)]
 
 
-__all__ = ["FORCE_TAG", "FULL_REFRESH_TAG", "all_dataset_assets", "commune_asset_keys", "keys"]
+dataset_assets = all_dataset_assets()  # module level: the defs folder loader collects them

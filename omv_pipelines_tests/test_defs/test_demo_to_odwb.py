@@ -7,7 +7,8 @@ through dagster.EnvVar and must never show in metadata or logs.
 import pytest
 
 from omv_pipelines.catalog.loader import load_catalog
-from omv_pipelines.defs.assets import FORCE_TAG, keys
+from omv_pipelines.defs import tags
+from omv_pipelines.defs.keys import DatasetKeys
 from omv_pipelines.defs.local import run_commune, run_regional
 from omv_pipelines_tests.odwb_emulator import OdsEmulator
 
@@ -22,7 +23,7 @@ def portal():
 
 
 def _publications(pipeline):
-    events = pipeline.instance.fetch_materializations(keys(DEFIBRILLATORS)["odwb"], limit=100).records
+    events = pipeline.instance.fetch_materializations(DatasetKeys.of(DEFIBRILLATORS).odwb, limit=100).records
     return [r.asset_materialization for r in events]
 
 
@@ -81,12 +82,12 @@ def test_a_forced_drop_is_refused_and_the_portal_keeps_the_good_data(demo_wfs, p
     assert not refused.success
     assert len(portal.dataset("namur-defibrillateurs").records) == 12
 
-    still_refused = run_commune(pipeline.defs, pipeline.instance, broken, tags={FORCE_TAG: "true"})
+    still_refused = run_commune(pipeline.defs, pipeline.instance, broken, tags={tags.FORCE_PUBLISH: "true"})
     drop_check = next(
         e.event_specific_data for e in still_refused.all_events
         if e.event_type_value == "ASSET_CHECK_EVALUATION"
         and e.event_specific_data.check_name == "no_unexplained_row_drop"
-        and e.event_specific_data.asset_key == keys(DEFIBRILLATORS)["table"]
+        and e.event_specific_data.asset_key == DatasetKeys.of(DEFIBRILLATORS).table
     )
     assert not still_refused.success and not drop_check.passed
     assert "empty" in drop_check.description
