@@ -113,9 +113,22 @@ class CommuneConfig(BaseModel):
     @field_validator("schedule")
     @classmethod
     def _cron(cls, value: str | None) -> str | None:
-        if value is not None and not _CRON.match(value.strip()):
-            raise ValueError(f"{value!r} is not a cron expression with 5 fields, e.g. '0 3 * * *' for 03:00 every day")
-        return value
+        """Dagster's own check, so that a cron passing here never stops the code location from loading
+        (a regex let '30 25 * * *' through); imported only when a file gives a schedule."""
+        if value is None:
+            return value
+        from dagster._utils.schedules import has_out_of_range_cron_interval, is_valid_cron_string
+
+        cron = " ".join(value.split())
+        example = (
+            "e.g. '0 3 * * *' for 03:00 every day (minute 0-59, hour 0-23, day 1-31, month 1-12, weekday 0-6)"
+        )
+        if not _CRON.match(cron) or not is_valid_cron_string(cron):
+            raise ValueError(f"{value!r} is not a valid cron expression with 5 fields, {example}")
+        if has_out_of_range_cron_interval(cron):  # '*/90 * * * *' would run every hour, not every 90 min
+            problem = "has a step larger than its field's range (it would not run as written)"
+            raise ValueError(f"{value!r} {problem}, {example}")
+        return cron
 
     @field_validator("datasets")
     @classmethod

@@ -76,9 +76,24 @@ def test_broken_file_names_file_key_path_and_expectation(tmp_path, change, expec
     assert "s3cret" not in str(error.value)
 
 
-def test_schedule_must_be_a_cron(tmp_path):
-    with pytest.raises(CatalogError, match=r"schedule: .*not a cron expression"):
-        load_file(write(tmp_path, "n.yaml", GOOD + 'schedule: "every night"\n'))
+@pytest.mark.parametrize(
+    "cron", ["every night", "30 25 * * *", "60 3 * * *", "0 3 31 2 *", "0 3 * * * *", "0 3 * 13 *"]
+)
+def test_schedule_must_be_a_cron_dagster_accepts(tmp_path, cron):
+    """Five fields is not enough: hour 25 passed a regex, then stopped the whole code location at load."""
+    with pytest.raises(CatalogError, match=r"schedule: .*not a valid cron expression with 5 fields, e\.g\."):
+        load_file(write(tmp_path, "n.yaml", GOOD + f'schedule: "{cron}"\n'))
+
+
+def test_schedule_step_beyond_its_range_is_refused(tmp_path):
+    """'*/90' minutes is valid cron that runs every hour: not what the file says."""
+    with pytest.raises(CatalogError, match=r"schedule: '\*/90 \* \* \* \*' has a step larger"):
+        load_file(write(tmp_path, "n.yaml", GOOD + 'schedule: "*/90 * * * *"\n'))
+
+
+@pytest.mark.parametrize("cron", ["0 3 * * *", "30 1 * * mon-fri", "0 */6 * * *", "15 4 1,15 * *"])
+def test_good_schedules_are_kept(tmp_path, cron):
+    assert load_file(write(tmp_path, "n.yaml", GOOD + f'schedule: "  {cron} "\n')).schedule == cron
 
 
 def test_malformed_yaml_gives_line_and_column(tmp_path):
