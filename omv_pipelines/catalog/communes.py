@@ -35,7 +35,7 @@ class Commune:
 
     @property
     def slug(self) -> str:
-        """ASCII, lower-case, dash-separated name, e.g. "Braine-l'Alleud" → "braine-l-alleud"."""
+        """ASCII, lower-case, dash-separated name, e.g. "Braine-l'Alleud" (or "Braine-l’Alleud") → "braine-l-alleud"."""
         return slugify(self.name)
 
 
@@ -44,7 +44,9 @@ class UnknownCommune(ValueError):
 
 
 def slugify(text: str) -> str:
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    from omv_pipelines.normalise.cast import canonical_typography  # here: normalise imports this module
+
+    ascii_text = unicodedata.normalize("NFKD", canonical_typography(text)).encode("ascii", "ignore").decode()
     return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
 
 

@@ -24,22 +24,37 @@ FALSE_WORDS = ["false", "faux", "non", "no", "n", "0", "f", "nee", "0.0"]
 # Real characters, not \u escapes nor \s: pandas then runs these patterns in pyarrow (RE2), not per value.
 _COMBINING = "[\u0300-\u036f]"
 _SPACES = "[ \t\u00a0\u202f]"
+# What people type (word processors, phones) → what the standards write: `Panneau d’affichage`,
+# `Braine-l’Alleud`, « guillemets », en and em dashes, non-breaking and thin spaces.
+_TYPOGRAPHY = str.maketrans({
+    **dict.fromkeys("\u2019\u2018\u201b\u02bc\u2032\u00b4`", "'"),
+    **dict.fromkeys("\u201c\u201d\u201e\u00ab\u00bb\u2033", '"'),
+    **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212", "-"),
+    **dict.fromkeys("\u00a0\u202f\u2007\u2009\u200a\t", " "),
+})
+
+
+def canonical_typography(text: str) -> str:
+    """Typographic apostrophes, quotes, dashes and spaces as their ASCII forms, runs of spaces as one."""
+    return re.sub(" {2,}", " ", str(text).translate(_TYPOGRAPHY))
 
 
 def fold(text: pd.Series) -> pd.Series:
-    """Lower-case, accent-free, trimmed text: the key used to match vocabularies and column names.
+    """Lower-case, accent-free, trimmed text with canonical typography: the key used to match
+    enumerations, vocabularies and column names (`Panneau d’affichage` ~ `panneau d'affichage`).
 
     Computed once per distinct value (vocabulary columns hold a handful among millions of rows).
     """
     codes, uniques = pd.factorize(text.astype("string"))
-    folded = pd.Series(uniques, dtype="string").str.strip().str.lower().str.normalize("NFKD")
+    uniques = pd.Series(uniques, dtype="string").map(canonical_typography, na_action="ignore").astype("string")
+    folded = uniques.str.strip().str.lower().str.normalize("NFKD")
     folded = folded.str.replace(_COMBINING, "", regex=True).to_numpy(dtype=object, na_value=None)
     keys = np.append(folded, None)  # code -1 (missing) → None
     return pd.Series(keys[codes], index=text.index, dtype="string")
 
 
 def fold_one(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", str(text).strip().lower())
+    decomposed = unicodedata.normalize("NFKD", canonical_typography(text).strip().lower())
     return re.sub(_COMBINING, "", decomposed)
 
 
