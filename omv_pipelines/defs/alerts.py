@@ -16,16 +16,17 @@ The webhook is posted through the project's one HTTP session (retries on connect
 
 import os
 from collections.abc import Mapping, Sequence
+from functools import cache
 
 import dagster as dg
 
 from omv_pipelines import http, secrets
 from omv_pipelines.catalog.communes import lookup
 from omv_pipelines.errors import OmvError
-from omv_pipelines.schemas import DATASETS
+from omv_pipelines.defs import tags
+from omv_pipelines.defs.keys import dataset_of
 
 DEFAULT_UI_URL = "http://127.0.0.1:3000"
-THEMES = {key.split("/")[0] for key in DATASETS}
 
 
 WEBHOOK_RETRIES = 2  # a duplicated chat message is better than a lost alert
@@ -120,19 +121,25 @@ def _transient(exc: Exception) -> bool:
     return isinstance(exc, OSError)  # connection refused, timeout, TLS handshake
 
 
+@cache
+def _dataset_by_step() -> dict[str, str]:
+    """Each asset step (its op's name) → the dataset it belongs to, read from the assets themselves."""
+    from omv_pipelines.defs.assets import dataset_assets
+
+    return {
+        asset.node_def.name: dataset
+        for asset in dataset_assets
+        if (dataset := dataset_of(next(iter(asset.keys))))
+    }
+
+
 def dataset_of_step(step_key: str) -> str | None:
-    """`raw__resilience__defibrillateurs`, `normalise_resilience_defibrillateurs`, … → `resilience/defibrillateurs`."""
-    parts = step_key.split("__")
-    if len(parts) >= 3 and parts[-2] in THEMES:
-        candidate = f"{parts[-2]}/{parts[-1]}"
-    else:
-        theme, _, name = step_key.removeprefix("normalise_").partition("_")
-        candidate = f"{theme}/{name}"
-    return candidate if candidate in DATASETS else None
+    """The dataset ("theme/dataset") whose asset a step materialises, or None for any other step."""
+    return _dataset_by_step().get(step_key)
 
 
 def _commune(run: dg.DagsterRun) -> str | None:
-    code = run.tags.get("omv/commune") or run.tags.get("dagster/partition")
+    code = run.tags.get(tags.COMMUNE) or run.tags.get(tags.PARTITION)
     if not code:
         return None
     try:
