@@ -4,7 +4,7 @@ Points are the common case (defibrillators, bike racks, parking spaces): they ar
 WKT or GeoJSON with string operations and one pyproj call per column, never per row. Lines and polygons
 (roadworks, playgrounds) come as WKT in any CRS — every vertex is extracted into one long table,
 reprojected in one pyproj call and reassembled — or as GeoJSON text already in WGS84 (a WFS or PostGIS
-source), which is passed through after checking its vertices.
+source), which is re-emitted in the templates' form.
 
 This module only reads and writes geometries. Where they lie (their commune, Wallonia) is decided by
 `omv_pipelines.geography.place`, from the real commune boundaries; points keep their lon/lat here so
