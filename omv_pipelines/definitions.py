@@ -15,6 +15,7 @@ import os
 import pkgutil
 from collections.abc import Iterator
 from types import ModuleType
+from typing import Any
 
 import dagster as dg
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
@@ -65,7 +66,7 @@ def defs_folder() -> dg.Definitions:
     into several modules counts once."""
     package = omv_pipelines.defs
     lazy: list[dg.Definitions] = []
-    found: dict[str, dict[int, object]] = {kind: {} for kind in _KINDS}
+    found: dict[str, dict[int, Any]] = {kind: {} for kind in _KINDS}
     for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
         module = importlib.import_module(info.name)
         functions = [value for value in vars(module).values() if isinstance(value, LazyDefinitions)]
@@ -74,7 +75,13 @@ def defs_folder() -> dg.Definitions:
             kind = next((kind for kind, types in _KINDS.items() if isinstance(value, types)), None)
             if kind:
                 found[kind][id(value)] = value
-    module_level = dg.Definitions(**{kind: list(objects.values()) for kind, objects in found.items()})
+    module_level = dg.Definitions(
+        assets=list(found["assets"].values()),
+        asset_checks=list(found["asset_checks"].values()),
+        jobs=list(found["jobs"].values()),
+        schedules=list(found["schedules"].values()),
+        sensors=list(found["sensors"].values()),
+    )
     return dg.Definitions.merge(module_level, *lazy)
 
 

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,8 +39,8 @@ class Settings:
         return self.data_dir / "state"
 
 
-def from_environment(env: dict[str, str] | None = None) -> Settings:
-    env = os.environ if env is None else env
+def from_environment(environment: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if environment is None else environment
     return Settings(
         catalog_dir=Path(env.get("OMV_CATALOG") or DEMO_CATALOG).resolve(),
         data_dir=Path(env.get("OMV_DATA_DIR") or "data").resolve(),

@@ -6,14 +6,17 @@ traceback) and `allow_retries` set from the error, so the run's RetryPolicy only
 change (a busy portal), never what needs a person (a wrong mapping, a refused drop, a wrong key).
 """
 
+from typing import Any
+
 import dagster as dg
 
 from omv_pipelines.errors import OmvError
 
 
-def to_failure(exc: OmvError, **metadata: object) -> dg.Failure:
+def to_failure(exc: OmvError, **metadata: Any) -> dg.Failure:
+    context: dict[str, Any] = dict(exc.context)
     return dg.Failure(
         description=str(exc),
-        metadata={**exc.context, **metadata},
+        metadata={**context, **metadata},
         allow_retries=exc.retryable,
     )

@@ -8,16 +8,16 @@ import dagster as dg
 from omv_pipelines.catalog.models import CommuneConfig
 from omv_pipelines.defs.keys import DatasetKeys, dataset_of
 from omv_pipelines.defs.jobs import commune_run_request
-from omv_pipelines.defs.partitions import communes_partitions
+from omv_pipelines.defs.partitions import COMMUNES
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 def ensure_partitions(instance: dg.DagsterInstance, ins_codes: list[str]) -> None:
-    known = set(instance.get_dynamic_partitions(communes_partitions.name))
+    known = set(instance.get_dynamic_partitions(COMMUNES))
     new = [code for code in ins_codes if code not in known]
     if new:
-        instance.add_dynamic_partitions(communes_partitions.name, new)
+        instance.add_dynamic_partitions(COMMUNES, new)
 
 
 def run_commune(
@@ -54,5 +54,6 @@ def run_summary(result: dg.ExecuteInProcessResult) -> list[str]:
             lines.append(f"{'/'.join(path)}: {metadata['status'].value} as {metadata['dataset_id'].value}")
     for event in result.all_events:
         if event.is_step_failure:
-            lines.append(f"step {event.step_key} failed: {event.step_failure_data.error.message.strip()}")
+            error = event.step_failure_data.error if event.step_failure_data else None
+            lines.append(f"step {event.step_key} failed: {error.message.strip() if error else 'no error recorded'}")
     return lines

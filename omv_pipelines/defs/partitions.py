@@ -2,4 +2,5 @@
 
 import dagster as dg
 
-communes_partitions = dg.DynamicPartitionsDefinition(name="communes")
+COMMUNES = "communes"  # the dynamic partitions' name, as the instance stores them
+communes_partitions = dg.DynamicPartitionsDefinition(name=COMMUNES)

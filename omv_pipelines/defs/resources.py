@@ -46,7 +46,7 @@ class PublisherResource(dg.ConfigurableResource):
         return bool(self.odwb_url and self.odwb_api_key)
 
     def target(self) -> Target:
-        if not self.uses_odwb:
+        if not (self.odwb_url and self.odwb_api_key):
             return ExportTarget(Path(self.export_dir))
         secrets.register(self.odwb_api_key)  # resolved from its EnvVar here: masked in every text from now on
         return OdwbTarget(

@@ -13,6 +13,7 @@ import dagster as dg
 
 from omv_pipelines.catalog.loader import Catalog
 from omv_pipelines.defs.jobs import commune_run_request, commune_sync_job
+from omv_pipelines.defs.partitions import COMMUNES
 from omv_pipelines.defs.resources import CatalogResource
 from omv_pipelines.region import TIMEZONE
 
@@ -38,7 +39,7 @@ def build_commune_schedule(cron: str) -> dg.ScheduleDefinition:
         loaded = catalog.load()
         for error in loaded.errors:
             context.log.warning(f"catalogue file skipped: {error}")
-        known = set(context.instance.get_dynamic_partitions("communes"))
+        known = set(context.instance.get_dynamic_partitions(COMMUNES))
         requests = [
             commune_run_request(entry.config, reason="schedule", run_key=f"{entry.config.ins_code}-{context.scheduled_execution_time:%Y%m%d%H%M}")
             for entry in loaded.active.values()

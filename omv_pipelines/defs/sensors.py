@@ -11,7 +11,7 @@ import dagster as dg
 from omv_pipelines.defs import tags
 from omv_pipelines.defs.keys import DatasetKeys, all_dataset_keys, dataset_of
 from omv_pipelines.defs import jobs
-from omv_pipelines.defs.partitions import communes_partitions
+from omv_pipelines.defs.partitions import COMMUNES, communes_partitions
 from omv_pipelines.defs.resources import CatalogResource
 
 UNFINISHED = [
@@ -34,7 +34,7 @@ def commune_catalog_sensor(context: dg.SensorEvaluationContext, catalog: Catalog
     loaded = catalog.load()
     for error in loaded.errors:
         context.log.warning(f"catalogue file skipped: {error}")
-    known = set(context.instance.get_dynamic_partitions(communes_partitions.name))
+    known = set(context.instance.get_dynamic_partitions(COMMUNES))
     new = [entry.config for code, entry in sorted(loaded.active.items()) if code not in known]
     if not new:
         return dg.SkipReason(

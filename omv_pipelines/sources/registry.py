@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib import import_module
-from typing import TYPE_CHECKING, Annotated, Union
+from typing import TYPE_CHECKING, Annotated, Any, Union
 
 from pydantic import BaseModel, Field
 
@@ -44,8 +44,12 @@ KINDS: dict[str, Kind] = {
     "wfs": Kind(WfsSource, "omv_pipelines.sources.wfs.harvest:harvest_wfs"),
 }
 
-# The `source:` of a catalogue dataset: one of the kinds' configurations, told apart by `kind`.
-Source = Annotated[Union[tuple(k.config for k in KINDS.values())], Field(discriminator="kind")]  # noqa: UP007
+# The `source:` of a catalogue dataset: one of the kinds' configurations, told apart by `kind`. Built at
+# run time from KINDS, so a type checker sees any configuration.
+if TYPE_CHECKING:
+    Source = Any
+else:
+    Source = Annotated[Union[tuple(k.config for k in KINDS.values())], Field(discriminator="kind")]  # noqa: UP007
 
 
 def known_kinds() -> str:
