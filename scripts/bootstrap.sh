@@ -26,9 +26,12 @@ fi
 
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
+# constraints.txt pins the versions the test suite last passed with (`make lock` rewrites it).
+constraints=()
+[[ -f constraints.txt ]] && constraints=(-c constraints.txt)
 if $dev; then
-  .venv/bin/python -m pip install -q -e '.[dev]'
+  .venv/bin/python -m pip install -q "${constraints[@]}" -e '.[dev]'
 else
-  .venv/bin/python -m pip install -q -e .
+  .venv/bin/python -m pip install -q "${constraints[@]}" -e .
 fi
 echo "ready: .venv/bin/omv and .venv/bin/dagster"
