@@ -90,7 +90,7 @@ class Pipeline:
 
 
 class _PipelineFactory:
-    """Builds Pipelines in `base`; `catalog_dir` defaults to a copy of the demo catalogue (tests may edit it)."""
+    """Builds Pipelines in `base`; `catalog_dir` defaults to a copy of the demo catalogue (tests edit it)."""
 
     def __init__(self, base: Path, monkeypatch: pytest.MonkeyPatch):
         self.base, self.monkeypatch = base, monkeypatch

@@ -34,12 +34,12 @@ from dataclasses import dataclass
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-Response = tuple[int, Mapping[str, str], Union[bytes, str]]
+Response = tuple[int, Mapping[str, str], bytes | str]
 App = Callable[[str, str, dict[str, str], Message, bytes], Response]
-Routes = Mapping[Union[tuple[str, str], str], Union[Response, App]]
+Routes = Mapping[tuple[str, str] | str, Response | App]
 
 _NO_BODY = {204, 304}  # statuses that must not carry a body (nor, here, a Content-Length)
 

@@ -138,7 +138,7 @@ def test_fields_match_official_standard(key: str, official_dir: Path):
     assert ours["standard"]["version"] == official["version"]
     assert ours["standard"]["homepage"] == official["homepage"]
     assert [f["name"] for f in ours["fields"]] == [f["name"] for f in official["fields"]]
-    for mine, theirs in zip(ours["fields"], official["fields"]):
+    for mine, theirs in zip(ours["fields"], official["fields"], strict=True):
         name = theirs["name"]
         assert mine["type"] == theirs["type"], name
         assert mine.get("format", "default") == theirs.get("format", "default"), name
