@@ -1,48 +1,34 @@
 """Run-failure alerts reach a webhook and an SMTP server on loopback, with the run's facts and no secret."""
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import dagster as dg
 import pytest
 
 from omv_pipelines.defs.alerts import AlertError, AlertResource, alert_on_run_failure, alert_resource_from_env, dataset_of_step
 from omv_pipelines.catalog.loader import load_catalog
 from omv_pipelines.defs.local import run_commune
+from omv_pipelines_tests.support.loopback import loopback_server
 from omv_pipelines_tests.test_ops.helpers import demo_catalog, free_port
 
 TOKEN = "T000-secret-token"
 
 
 class _Webhook:
-    """A loopback HTTP server recording POSTed JSON bodies; answers `status`."""
+    """A loopback webhook (the shared helper) recording POSTed JSON bodies; answers `status`."""
 
     def __init__(self, status: int = 200):
-        self.bodies: list[dict] = []
-        outer = self
+        self.server = loopback_server(lambda *_: (status, {}, b"ok" if status < 300 else b"invalid_token"))
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                outer.bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-                self.send_response(status)
-                self.end_headers()
-                self.wfile.write(b"ok" if status < 300 else b"invalid_token")
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks/{TOKEN}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+    @property
+    def bodies(self) -> list[dict]:
+        return [request.json() for request in self.server.requests if request.method == "POST"]
 
     def __enter__(self):
-        self.thread.start()
+        self.server.__enter__()
+        self.url = self.server.url(f"/hooks/{TOKEN}")
         return self
 
     def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.__exit__(*exc)
 
 
 @pytest.fixture
