@@ -7,6 +7,7 @@ last answer is returned rather than raised, so each caller turns it into its own
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING
 
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
     import requests
 
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+NOT_PROCESSED_STATUS = frozenset({429})  # the server says it did not act: safe to resend whatever the method
 MAX_BACKOFF_S = 30.0  # never wait longer than this between two attempts, whatever the server says
 USER_AGENT = "omv_pipelines (Ouvrir ma ville)"
 
@@ -26,10 +28,12 @@ def retry_policy(
     max_retry_after_s: float = MAX_BACKOFF_S,
 ):
     """urllib3 `Retry`: `retries` more attempts after the first, waits of backoff_s × 2^n (+ jitter);
-    a server's `Retry-After` is honoured up to `max_retry_after_s`."""
-    from urllib3.util.retry import Retry
+    a server's `Retry-After` is honoured up to `max_retry_after_s`.
 
-    return Retry(
+    Methods left out of `methods` are still retried when nothing was sent (connection refused) or the
+    server said it did not act (429), never after a lost answer or a 5xx: the request may have been applied.
+    """
+    return _retry_class()(
         total=retries,
         connect=retries,
         read=retries,
@@ -48,6 +52,20 @@ def retry_policy(
     )
 
 
+@functools.cache
+def _retry_class():
+    """urllib3's Retry, resending any method on a status that means "not processed" (429)."""
+    from urllib3.util.retry import Retry
+
+    class NotProcessedRetry(Retry):
+        def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+            if status_code in NOT_PROCESSED_STATUS and status_code in (self.status_forcelist or ()):
+                return True
+            return super().is_retry(method, status_code, has_retry_after)
+
+    return NotProcessedRetry
+
+
 def session(
     *,
     retries: int = 3,
@@ -58,7 +76,8 @@ def session(
     max_retry_after_s: float = MAX_BACKOFF_S,
 ) -> requests.Session:
     """A session whose every request is retried on connection errors, 429 and 5xx (`methods`: which
-    HTTP methods may be retried; None = all, for APIs whose writes are idempotent or checked after;
+    HTTP methods may be retried after a lost answer or a 5xx; None = all, for APIs whose writes are
+    idempotent or checked after;
     `max_retry_after_s`: the longest `Retry-After` obeyed, for APIs whose quotas ask for longer waits)."""
     import requests
     from requests.adapters import HTTPAdapter

@@ -3,8 +3,11 @@
 It knows Opendatasoft's paths and payload shapes, nothing of communes or schemas. Transient failures
 (429, 5xx, connection errors, timeouts) are retried by the project's one HTTP session
 (`omv_pipelines.http`: exponential backoff with jitter, honouring `Retry-After` up to a cap); other 4xx
-are raised at once as typed errors. The API key travels only in the `Authorization` header, is
-registered with `omv_pipelines.secrets` and masked in every message and repr.
+are raised at once as typed errors. Requests that must not run twice (publish, creations) are sent with
+`resend=False`: retried only when the portal cannot have acted (connection refused, 429); after a lost
+answer or a 5xx the error says `outcome_unknown` and the caller reads the portal's state instead.
+The API key travels only in the `Authorization` header, is registered with `omv_pipelines.secrets` and
+masked in every message and repr.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ if TYPE_CHECKING:
 AUTOMATION = "/api/automation/v1.0/"
 EXPLORE = "/api/explore/v2.1/"
 PAGE_LIMIT = 1000  # the Automation API's maximum page size
+ONCE_METHODS = ("GET", "HEAD", "OPTIONS", "PUT", "DELETE")  # resent after a lost answer; POST is not
 MAX_RETRY_AFTER_S = 300.0  # never sleep longer than this on a server's say-so (Explore quotas ask for more)
 
 
@@ -55,6 +59,11 @@ class OdwbError(OmvError):
             url=url or None,
             http_status=status,
         )
+
+    @property
+    def outcome_unknown(self) -> bool:
+        """No answer or a 5xx: the portal may have applied the request (read its state before resending)."""
+        return self.status is None or self.status >= 500
 
     @property
     def text(self) -> str:
@@ -102,8 +111,8 @@ class OdwbRateLimited(OdwbError):
 class OdwbClient:
     """A session against one portal. `base_url` is the portal root, e.g. `https://www.odwb.be`.
 
-    `retries` more attempts follow a failed one (connection error, timeout, 429, 5xx), on every method:
-    Automation writes are checked afterwards by the sync (find before create, markers on resources).
+    `retries` more attempts follow a failed one (connection error, timeout, 429, 5xx); requests sent with
+    `resend=False` are retried only where the portal cannot have acted (see the module docstring).
     """
 
     def __init__(
@@ -124,14 +133,16 @@ class OdwbClient:
         self.backoff_s = backoff_s
         self.__api_key = api_key
         self._session: requests.Session | None = None
+        self._once_session: requests.Session | None = None
 
     def __repr__(self) -> str:
         return f"OdwbClient(base_url={secrets.redact_url(self.base_url)!r}, api_key='***')"
 
     def close(self) -> None:
-        if self._session is not None:
-            self._session.close()
-            self._session = None
+        for session in (self._session, self._once_session):
+            if session is not None:
+                session.close()
+        self._session = self._once_session = None
 
     def __enter__(self) -> OdwbClient:
         return self
@@ -143,15 +154,26 @@ class OdwbClient:
 
     @property
     def session(self) -> requests.Session:
+        """Resends every method after a lost answer or a 5xx."""
         if self._session is None:
-            self._session = http.session(
-                retries=self.retries,
-                backoff_s=self.backoff_s,
-                headers={"Authorization": f"Apikey {self.__api_key}", "Accept": "application/json"},
-                methods=None,
-                max_retry_after_s=MAX_RETRY_AFTER_S,
-            )
+            self._session = self._new_session(methods=None)
         return self._session
+
+    @property
+    def once_session(self) -> requests.Session:
+        """Never resends a POST once it may have reached the portal (see `resend=False`)."""
+        if self._once_session is None:
+            self._once_session = self._new_session(methods=ONCE_METHODS)
+        return self._once_session
+
+    def _new_session(self, methods: tuple[str, ...] | None) -> requests.Session:
+        return http.session(
+            retries=self.retries,
+            backoff_s=self.backoff_s,
+            headers={"Authorization": f"Apikey {self.__api_key}", "Accept": "application/json"},
+            methods=methods,
+            max_retry_after_s=MAX_RETRY_AFTER_S,
+        )
 
     def _redact(self, text: str) -> str:
         return secrets.redact(text, self.__api_key)
@@ -169,13 +191,17 @@ class OdwbClient:
         json_body: object = None,
         files: dict[str, Any] | None = None,
         stream: bool = False,
+        resend: bool = True,
     ) -> requests.Response:
-        """Send one request (retried by the session); return the 2xx response or raise a typed OdwbError."""
+        """Send one request (retried by the session); return the 2xx response or raise a typed OdwbError.
+
+        `resend=False`: a POST the portal must not process twice is not resent after a lost answer or 5xx.
+        """
         import requests
 
         shown = secrets.redact(secrets.redact_url(url), self.__api_key)
         try:
-            response = self.session.request(
+            response = (self.session if resend else self.once_session).request(
                 method,
                 url,
                 params=params,
@@ -276,10 +302,13 @@ class OdwbClient:
             "is_restricted": is_restricted,
             "metadata": {t: {f: {"value": v} for f, v in fields.items()} for t, fields in metadata.items()},
         }
-        return self._auto("POST", "datasets/", action=f"create dataset {dataset_id!r}", json_body=body)
+        return self._auto(
+            "POST", "datasets/", action=f"create dataset {dataset_id!r}", json_body=body, resend=False
+        )
 
     def publish(self, uid: str) -> None:
-        self._auto("POST", f"datasets/{uid}/publish/", action=f"publish dataset {uid}")
+        """Start a processing; never resent (a second call would process again): see `outcome_unknown`."""
+        self._auto("POST", f"datasets/{uid}/publish/", action=f"publish dataset {uid}", resend=False)
 
     def publish_metadata(self, uid: str) -> None:
         self._auto(
@@ -328,12 +357,20 @@ class OdwbClient:
         return list(self._pages(f"datasets/{uid}/resources/", action=f"list the resources of dataset {uid}"))
 
     def create_resource(self, uid: str, resource: dict) -> dict:
+        """Never resent (a second call adds a second resource): see `outcome_unknown`."""
         return self._auto(
             "POST",
             f"datasets/{uid}/resources/",
             action=f"add a resource to dataset {uid}",
             json_body=resource,
+            resend=False,
         )
+
+    def preview_resource(self, uid: str, resource_uid: str) -> dict:
+        """{fields, records}: the fields as the extractor yields them (name, label, type, …) before any
+        field configuration, and the first records."""
+        path = f"datasets/{uid}/resources/{resource_uid}/preview/"
+        return self._auto("GET", path, action=f"preview resource {resource_uid} of dataset {uid}")
 
     def update_resource(self, uid: str, resource_uid: str, resource: dict) -> dict:
         path = f"datasets/{uid}/resources/{resource_uid}/"
@@ -369,8 +406,13 @@ class OdwbClient:
         )
 
     def create_field_config(self, uid: str, config: dict) -> dict:
+        """Never resent (a second call appends a duplicate processor): see `outcome_unknown`."""
         return self._auto(
-            "POST", f"datasets/{uid}/fields/", action=f"configure a field of dataset {uid}", json_body=config
+            "POST",
+            f"datasets/{uid}/fields/",
+            action=f"configure a field of dataset {uid}",
+            json_body=config,
+            resend=False,
         )
 
     def update_field_config(self, uid: str, config_uid: str, config: dict) -> dict:
