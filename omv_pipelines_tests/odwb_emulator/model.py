@@ -68,7 +68,9 @@ class Dataset:
     )  # published schema: name, label, type, annotations(, description)
 
     def set_status(self, status: str) -> None:
-        self.previous, self.status, self.since = self.status, status, now_iso()
+        """Enter `status`; `since` has microseconds, so two transitions within a second still differ."""
+        since = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+        self.previous, self.status, self.since = self.status, status, since
 
     def as_json(self) -> dict:
         return {
@@ -111,19 +113,20 @@ class ProcessingFailure(Exception):
         self.params = params or {}
 
 
-def process(dataset: Dataset) -> tuple[list[dict], list[dict], list[dict]]:
-    """Extract every enabled csvfile resource and apply the field configurations, in stack order.
+def extract(resources: list[dict], files: dict[str, dict]) -> tuple[list[dict], list[dict]]:
+    """What the extractor yields before any field configuration: (records of text cells, fields).
 
-    Returns (records, fields, records_errors). Conversion failures leave the value empty and add a record
-    error, as the real platform does; they do not fail the processing.
+    Like the platform, the extractor guesses each field's type from its values (int, double, date, else
+    text) and labels it with the column header; a field configuration of type `type` overrides the guess.
     """
     records: list[dict] = []
     names: list[str] = []
-    for resource in dataset.resources.values():
+    labels: dict[str, str] = {}
+    for resource in resources:
         if resource["type"] != "csvfile":
             continue
         file_uid = resource["datasource"]["file"]["uid"]
-        content = dataset.files[file_uid]["content"]
+        content = files[file_uid]["content"]
         params = resource.get("params") or {}
         encoding = params.get("encoding") or "utf-8"
         text = content.decode("utf-8-sig" if encoding.lower().replace("_", "-") == "utf-8" else encoding)
@@ -132,29 +135,51 @@ def process(dataset: Dataset) -> tuple[list[dict], list[dict], list[dict]]:
         if not rows:
             continue
         header = [field_name(h) for h in rows[0]]
+        for name, raw in zip(header, rows[0], strict=True):
+            labels.setdefault(name, raw.strip())
         names += [h for h in header if h not in names]
         records += [
-            dict(zip(header, (cell if cell != "" else None for cell in row))) for row in rows[1:] if row
+            dict(zip(header, (cell if cell != "" else None for cell in row), strict=False))
+            for row in rows[1:]
+            if row
         ]
-    fields = {n: {"name": n, "label": n, "type": "text", "annotations": {}} for n in names}
+    fields = [
+        {"name": n, "label": labels[n], "type": guess_type(r.get(n) for r in records), "annotations": {}}
+        for n in names
+    ]
+    return records, fields
+
+
+def guess_type(values) -> str:
+    """The type the extractor guesses for a column: int, double or date when every value reads so."""
+    present = [v for v in values if v is not None]
+    if not present:
+        return "text"
+    for kind, pattern in (
+        ("int", r"-?\d{1,18}"),
+        ("double", r"-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?"),
+        ("date", r"\d{4}-\d{2}-\d{2}"),
+    ):
+        if all(re.fullmatch(pattern, v) for v in present):
+            return kind
+    return "text"
+
+
+def process(dataset: Dataset) -> tuple[list[dict], list[dict], list[dict]]:
+    """Extract every enabled csvfile resource and apply the field configurations, in stack order.
+
+    Returns (records, fields, records_errors). Conversion failures leave the value empty and add a record
+    error, as the real platform does; they do not fail the processing.
+    """
+    records, extracted = extract(list(dataset.resources.values()), dataset.files)
     errors: list[dict] = []
+    fields = {f["name"]: f for f in extracted}
+    typed_by: dict[int, str] = {}  # id(field spec) → uid of the processor that set its type
     for config in dataset.field_configs:
         kind, target = config["type"], config.get("field")
         if kind == "type" and target in fields:
             fields[target]["type"] = config["type_param"]
-            for number, record in enumerate(records):
-                try:
-                    record[target] = convert(record.get(target), config["type_param"])
-                except ValueError as exc:
-                    record[target] = None
-                    errors.append(
-                        {
-                            "record_id": str(number + 1),
-                            "field_uid": target,
-                            "processor_uid": config["uid"],
-                            "message": str(exc),
-                        }
-                    )
+            typed_by[id(fields[target])] = config["uid"]
         elif kind == "rename" and config["from_name"] in fields:
             source, target = config["from_name"], config["to_name"]
             fields[source].update(name=target, label=config["field_label"])
@@ -175,6 +200,20 @@ def process(dataset: Dataset) -> tuple[list[dict], list[dict], list[dict]]:
         elif kind == "order":
             order = [n for n in config.get("order") or config.get("args") or [] if n in fields]
             fields = {n: fields[n] for n in order + [n for n in fields if n not in order]}
+    for name, spec in fields.items():  # cells are converted to the field's final type
+        for number, record in enumerate(records):
+            try:
+                record[name] = convert(record.get(name), spec["type"])
+            except ValueError as exc:
+                record[name] = None
+                errors.append(
+                    {
+                        "record_id": str(number + 1),
+                        "field_uid": name,
+                        "processor_uid": typed_by.get(id(spec), ""),
+                        "message": str(exc),
+                    }
+                )
     ordered = [{n: record.get(n) for n in fields} for record in records]
     return ordered, list(fields.values()), errors
 

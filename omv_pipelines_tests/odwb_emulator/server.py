@@ -3,7 +3,8 @@
 Status codes, bodies and pagination follow the official specifications (the conformance test checks them).
 State is in memory; publishing runs in a background thread through queued → processing → idle. Tests steer
 it from Python: keys with permission sets, datasets owned by someone else, injected faults (any status,
-body, header, delay) and processing failures, and a log of every request.
+body, header, delay, or an answer lost after the request was applied) and processing failures, and a log of
+every request.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from .model import (
     Dataset,
     ProcessingFailure,
     csv_cell,
+    extract,
     new_uid,
     now_iso,
     process,
@@ -74,6 +76,7 @@ class Fault:
     headers: dict = field(default_factory=dict)
     method: str | None = None
     delay_s: float = 0.0
+    drop: bool = False  # apply the request, then close the connection without answering
     hits: int = 0
 
 
@@ -90,6 +93,7 @@ class Exchange:
     content_type: str
     request_json: object = None
     response_json: object = None
+    dropped: bool = False  # applied, but the connection was closed instead of answering
 
 
 @dataclass
@@ -204,12 +208,17 @@ class OdsEmulator:
         headers: dict[str, str] | None = None,
         method: str | None = None,
         delay_s: float = 0.0,
+        drop: bool = False,
     ) -> Fault:
         """Answer the next `times` matching requests with `status` after `delay_s` (None: delay only).
 
         Without `body`, the body is the Opendatasoft error for that status (400 → invalid_dataset_status).
+        `drop=True` (with status None): the portal applies the request, then the connection is closed
+        before any answer — what a client sees when a proxy or the network loses the answer.
         """
-        fault = Fault(re.compile(path_regex), status, times, body, dict(headers or {}), method, delay_s)
+        if drop and status is not None:
+            raise ValueError("a dropped answer has no status: pass status=None with drop=True")
+        fault = Fault(re.compile(path_regex), status, times, body, dict(headers or {}), method, delay_s, drop)
         with self.lock:
             self.faults.append(fault)
         return fault
@@ -287,6 +296,13 @@ class OdsEmulator:
             ("POST", a, "/datasets/{dataset_uid}/resources/", self._create_resource, "edit_dataset"),
             ("GET", a, "/datasets/{dataset_uid}/resources/{resource_uid}/", self._get_resource, None),
             (
+                "GET",
+                a,
+                "/datasets/{dataset_uid}/resources/{resource_uid}/preview/",
+                self._preview_resource,
+                None,
+            ),
+            (
                 "PUT",
                 a,
                 "/datasets/{dataset_uid}/resources/{resource_uid}/",
@@ -335,6 +351,7 @@ class OdsEmulator:
             with self.lock:
                 user = self._authenticate(headers, query, route)
                 status, payload = route.handler(user, query, headers, body, *args)
+            exchange.dropped = fault is not None and fault.drop
         except HttpError as exc:
             status, payload, extra = exc.status, exc.body, exc.headers
         else:
@@ -626,6 +643,25 @@ class OdsEmulator:
             raise HttpError(404, "not_found", "Not found.")
         return 200, self._resource_json(resource)
 
+    def _preview_resource(self, user, query, headers, body, uid, resource_uid):
+        """The extractor's fields (guessed types, header labels; no field configuration) and 20 records."""
+        dataset = self._own(user, uid)
+        resource = dataset.resources.get(resource_uid)
+        if resource is None:
+            raise HttpError(404, "not_found", "Not found.")
+        records, fields = extract([resource], dataset.files)
+        shown = [
+            {
+                "name": f["name"],
+                "label": f["label"],
+                "type": f["type"],
+                "original_name": f["label"],
+                "annotations": [],
+            }
+            for f in fields
+        ]
+        return 200, {"fields": shown, "records": records[:20]}
+
     def _put_resource(self, user, query, headers, body, uid, resource_uid):
         dataset = self._own(user, uid)
         if resource_uid not in dataset.resources:
@@ -804,7 +840,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        status, headers, data, _ = self.emulator.handle(self.command, self.path, self.headers, body)
+        status, headers, data, exchange = self.emulator.handle(self.command, self.path, self.headers, body)
+        if exchange.dropped:  # the request was applied; the answer is lost
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
         try:
             self.send_response(status)
             for name, value in headers.items():
