@@ -5,8 +5,12 @@ field by field (only fields that differ) → configure fields (types, labels, de
 upload the CSV → point the single csvfile resource at it → publish → poll until idle (bounded) → read back
 through Explore and check the record count.
 
-Where the content hash lives: in the title of our csvfile resource, as `[staged <hash>]` when the resource is
-pointed at a new file and `[published <hash>]` once that file was published and read back. Why there:
+Where the publication's fingerprint lives: in the title of our csvfile resource, as
+`[staged <data hash> m=<metadata> f=<fields>]` when the resource is pointed at a new file and
+`[published …]` once that file was published and read back. The fingerprint covers everything we set: the
+CSV (the caller's content hash), the metadata values and the field configurations, so "unchanged" means
+all three are; its parts say what a run must do (data: upload; fields: process again; metadata: set the
+fields and publish the metadata, no processing). Why the resource title:
 - the `default` template has no private free-text field (its fields are public and meaningful: `references` is
   a URL), `internal` only holds licence, themes and draft, and a custom template must first be created by a
   domain administrator, which ODWB publishers cannot count on;
@@ -14,10 +18,19 @@ pointed at a new file and `[published <hash>]` once that file was published and 
   title is free text; writing the staged hash in the same PUT that swaps the datasource keeps hash and data
   consistent, and writing `published` only after the read-back means a crash at any step leaves either no
   match (full run) or a staged match (skip the upload, publish again) — never a false "unchanged".
+A marker written before fingerprints (`[published <hash>]`) reads as data-only: one more processing.
+
+Requests: field configurations are diffed against the portal's (one paged list) and, for the fields we have
+none of ours for, against what the extractor already yields (one resource preview), so only differences are
+sent; the read-back checks the published schema and configures explicitly any field whose default did not
+hold. `POST …/publish/` and creations are never resent blindly: after a lost answer the sync reads the
+status (or the list) and waits for the processing already started.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import time
 import unicodedata
@@ -28,13 +41,14 @@ from omv_pipelines.errors import OmvError
 from omv_pipelines.publish.odwb import (
     OdwbBusy,
     OdwbClient,
+    OdwbError,
     OdwbNotFound,
     OdwbValidationError,
 )
 
 BUSY_STATES = ("queued", "processing", "aborting_processing", "deleting", "saving_version")
 CONFIG_LABEL_PREFIX = "omv: "  # marks the field configurations this module owns
-_MARKER = re.compile(r" \[(staged|published) ([^\]]+)\]$")
+_MARKER = re.compile(r" \[(staged|published) ([^\]\s]+)(?: m=(\w+) f=(\w+))?\]$")
 
 # Table Schema type → Opendatasoft field type. Booleans, times and durations stay text (no such ODS type).
 # Note: ODS reads a geo_point_2d cell as "lat,lon" text, whereas a Table Schema geopoint is "lon, lat".
@@ -48,6 +62,21 @@ ODS_TYPES = {
     "geojson": "geo_shape",
     "geopoint": "geo_point_2d",
 }
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What a publication set: the data (caller's content hash), the metadata and the field configurations."""
+
+    data: str | None
+    metadata: str | None = None
+    fields: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.data} m={self.metadata} f={self.fields}"
+
+    def marker(self, stage: str) -> str:
+        return f" [{stage} {self}]"
 
 
 @dataclass(frozen=True)
@@ -128,46 +157,59 @@ def publish_table(
 
     `metadata` keys are fields of the `default` template (title, description, keyword, publisher, language,
     timezone, references, …) or `template.field` for another template; None values are left alone.
-    `fields` are Table Schema fields (name, type, title, description). Returns "unchanged" without uploading
-    or publishing when the published content already has `content_hash`.
+    `fields` are Table Schema fields (name, type, title, description). `content_hash` is the caller's hash
+    of `csv_bytes`. Returns "unchanged" without uploading or processing when the publication's fingerprint
+    (data, metadata, field configuration) is the one last published; a metadata-only change is published
+    without processing.
     """
     if record_id_field is not None and record_id_field not in {f["name"] for f in fields}:
         raise ValueError(f"record_id_field {record_id_field!r} is not one of the table's fields")
     if not re.fullmatch(r"[\w:.+=/-]+", content_hash):
         raise ValueError(f"content_hash {content_hash!r} must be a single token (e.g. a hex digest)")
+    desired = desired_field_configs(fields, record_id_field)
+    want = Fingerprint(content_hash, _digest(_split_metadata(metadata)), _digest(desired))
     run = _Run(client, dataset_id, poll_interval_s, max_wait_s, on_progress)
-    dataset = run.find_or_create(metadata)
+    dataset, created = run.find_or_create(metadata)
     uid = dataset["uid"]
     status = run.settle(uid)
     resources = [r for r in client.list_resources(uid) if r.get("type") == "csvfile"]
     ours = next(
         (r for r in resources if _MARKER.search(r.get("title") or "")), resources[0] if resources else None
     )
-    stage, staged_hash = _marker(ours)
-    changed = run.sync_metadata(uid, metadata)
+    stage, have = _marker(ours)
     is_published = status.get("is_published")
     if is_published is None:  # the status schema allows null: fall back on the dataset's own flag
         is_published = dataset.get("is_published")
+    online = stage == "published" and status["status"] == "idle" and bool(is_published)
 
-    if (stage, staged_hash) == ("published", content_hash) and status["status"] == "idle" and is_published:
-        if changed:
-            run.when_idle(client.publish_metadata, uid)
-            run.step("publish_metadata", ", ".join(changed))
+    if online and have == want:
         count = client.count_records(dataset_id)
         run.step("unchanged", f"content {content_hash} already published ({count} records)")
         return run.result(uid, content_hash, "unchanged", count, status)
 
-    run.sync_fields(uid, fields, record_id_field)
+    changed = [] if created or have.metadata == want.metadata else run.sync_metadata(uid, metadata)
     title = f"{dataset_id}.csv"
-    if staged_hash == content_hash and ours is not None:
+    if online and (have.data, have.fields) == (want.data, want.fields):  # only the metadata differ
+        if changed:
+            run.when_idle(client.publish_metadata, uid)
+            run.step("publish_metadata", ", ".join(changed))
+        run.when_idle(client.update_resource, uid, ours["uid"], _resource(title, want, "published", ours))
+        run.step("mark", f"published {want}")
+        count = client.count_records(dataset_id)
+        run.step("unchanged", f"content {content_hash} already published ({count} records)")
+        return run.result(uid, content_hash, "unchanged", count, status)
+
+    if have.data == want.data and ours is not None:
         file_uid = ours["datasource"]["file"]["uid"]
         run.step("upload", f"skipped: {content_hash} already uploaded as {file_uid}")
     else:
         file_uid = client.upload_file(uid, f"{dataset_id}.csv", csv_bytes)["uid"]
         run.step("upload", f"{len(csv_bytes)} bytes as file {file_uid}")
-        body = client.csvfile_resource(f"{title} [staged {content_hash}]", file_uid)
+        body = client.csvfile_resource(f"{title}{want.marker('staged')}", file_uid)
         if ours is None:
-            ours = run.when_idle(client.create_resource, uid, body)
+            ours = run.once(
+                client.create_resource, uid, body, applied=lambda: _resource_reading(client, uid, file_uid)
+            )
             run.step("resource", f"created {ours['uid']}")
         else:
             ours = run.when_idle(client.update_resource, uid, ours["uid"], body)
@@ -177,13 +219,8 @@ def publish_table(
             run.when_idle(client.delete_resource, uid, extra["uid"])
             run.step("resource", f"deleted duplicate {extra['uid']}")
 
-    run.when_idle(client.publish, uid)
-    run.step("publish", "requested")
-    status = run.settle(uid)
-    if status["status"] != "idle":
-        raise ProcessingFailed(dataset_id, status)
-    run.step("processing", "idle")
-
+    run.sync_fields(uid, ours["uid"], desired)
+    status = run.publish(uid, status)
     count = len(client.export_json(dataset_id))
     if count != row_count:
         raise ReadBackMismatch(
@@ -191,14 +228,21 @@ def publish_table(
             f"Explore returns {count} records but the table has {row_count} rows",
             "check the dataset's resources and processors on the portal; the next run publishes again",
         )
+    wrong = _schema_differences(client.explore_dataset(dataset_id), desired)
+    if wrong:  # a default the preview promised did not hold: configure those fields explicitly, once
+        run.sync_fields(uid, ours["uid"], desired, force=wrong)
+        status = run.publish(uid, status)
+        wrong = _schema_differences(client.explore_dataset(dataset_id), desired)
+        if wrong:
+            raise ReadBackMismatch(
+                dataset_id,
+                f"the published fields {', '.join(sorted(wrong))} differ from the schema",
+                "check the dataset's field configurations on the portal (another processor may override "
+                "ours); the next run publishes again",
+            )
     run.step("verify", f"{count} records")
-    run.when_idle(
-        client.update_resource,
-        uid,
-        ours["uid"],
-        client.csvfile_resource(f"{title} [published {content_hash}]", file_uid),
-    )
-    run.step("mark", f"published {content_hash}")
+    run.when_idle(client.update_resource, uid, ours["uid"], _resource(title, want, "published", ours))
+    run.step("mark", f"published {want}")
     return run.result(uid, content_hash, "published", count, status)
 
 
@@ -211,7 +255,7 @@ def published_state(client: OdwbClient, dataset_id: str) -> tuple[int, str | Non
         return None
     found = client.find_dataset(dataset_id)
     markers = [_marker(r) for r in client.list_resources(found["uid"])] if found else []
-    return count, next((h for stage, h in markers if stage == "published"), None)
+    return count, next((h.data for stage, h in markers if stage == "published"), None)
 
 
 def ods_field_name(name: str) -> str:
@@ -264,9 +308,71 @@ def desired_field_configs(fields: list[dict], record_id_field: str | None) -> li
     return configs
 
 
-def _marker(resource: dict | None) -> tuple[str | None, str | None]:
+def _marker(resource: dict | None) -> tuple[str | None, Fingerprint]:
     match = _MARKER.search((resource or {}).get("title") or "")
-    return (match.group(1), match.group(2)) if match else (None, None)
+    return (match.group(1), Fingerprint(*match.group(2, 3, 4))) if match else (None, Fingerprint(None))
+
+
+def _digest(value: object) -> str:
+    """A short, stable hash of JSON-able settings (keys sorted), for the fingerprint."""
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _resource(title: str, fingerprint: Fingerprint, stage: str, resource: dict) -> dict:
+    """Our csvfile resource, still reading its file, with a new marker."""
+    file_uid = resource["datasource"]["file"]["uid"]
+    return OdwbClient.csvfile_resource(f"{title}{fingerprint.marker(stage)}", file_uid)
+
+
+def _resource_reading(client: OdwbClient, uid: str, file_uid: str) -> dict | None:
+    """The resource reading this uploaded file, if a creation whose answer was lost did create it."""
+    for resource in client.list_resources(uid):
+        if ((resource.get("datasource") or {}).get("file") or {}).get("uid") == file_uid:
+            return resource
+    return None
+
+
+def _gives(config: dict, extracted: dict | None) -> bool:
+    """Whether the extractor's field (from a resource preview) already has what this configuration sets."""
+    if extracted is None:
+        return False
+    kind = config["type"]
+    if kind == "type":
+        return extracted.get("type") == config["type_param"]
+    if kind == "rename":
+        return config["from_name"] == config["to_name"] and extracted.get("label") == config["field_label"]
+    if kind == "description":
+        return (extracted.get("description") or None) == config["description"]
+    if kind == "annotate":
+        return any(a.get("name") == config["annotation"] for a in extracted.get("annotations") or ())
+    return False
+
+
+def _configured_field(config: dict) -> str:
+    return config.get("field") or config.get("from_name") or ""
+
+
+def _schema_differences(published: dict | None, desired: list[dict]) -> set[str]:
+    """Fields whose published type, label, description or id annotation is not what we configure."""
+    fields = {f.get("name"): f for f in (published or {}).get("fields") or []}
+    wrong = set()
+    for config in desired:
+        name = _configured_field(config)
+        field = fields.get(name)
+        if field is None:
+            wrong.add(name)
+            continue
+        kind = config["type"]
+        ok = (
+            (kind == "type" and field.get("type") == config["type_param"])
+            or (kind == "rename" and field.get("label") == config["field_label"])
+            or (kind == "description" and field.get("description") == config["description"])
+            or (kind == "annotate" and config["annotation"] in (field.get("annotations") or {}))
+        )
+        if not ok:
+            wrong.add(name)
+    return wrong
 
 
 def _split_metadata(metadata: dict[str, object]) -> dict[str, dict[str, object]]:
@@ -329,6 +435,48 @@ class _Run:
                 return status
             self._wait_or_give_up(status["status"])
 
+    def note(self, name: str, detail: str) -> None:
+        """Progress that is not a step of its own (e.g. a lost answer recovered)."""
+        if self.on_progress is not None:
+            self.on_progress(name, detail)
+
+    def once(self, call: Callable, *args: object, applied: Callable[[], object]):
+        """Run an action that must not be applied twice. After a lost answer (or a 5xx) ask `applied()`
+        whether the portal did act; send again only if it did not."""
+        attempts = self.client.retries + 1
+        for attempt in range(attempts):
+            try:
+                return self.when_idle(call, *args)
+            except OdwbError as exc:
+                if not exc.outcome_unknown or attempt == attempts - 1:
+                    raise
+                found = applied()
+                if found is not None:
+                    self.note("recovered", f"{exc.action}: the answer was lost but the portal had done it")
+                    return found
+                self.note("retry", f"{exc.action}: not done by the portal, sending it again")
+                time.sleep(min(self.client.backoff_s * 2**attempt, 30))
+        raise AssertionError("unreachable")
+
+    def publish(self, uid: str, before: dict) -> dict:
+        """Publish once and wait for the processing; `before` is the idle status read before publishing.
+
+        A lost answer is not followed by a second publish: the status says whether a processing started
+        (busy, or another `since`) and the sync then waits for that one."""
+
+        def started() -> dict | None:
+            now = self.client.status(uid)
+            moved = (now["status"], now.get("since")) != (before["status"], before.get("since"))
+            return now if moved else None
+
+        self.once(self.client.publish, uid, applied=started)
+        self.step("publish", "requested")
+        status = self.settle(uid)
+        if status["status"] != "idle":
+            raise ProcessingFailed(self.dataset_id, status)
+        self.step("processing", "idle")
+        return status
+
     def when_idle(self, call: Callable, *args: object):
         """Run an action, waiting and retrying while ODWB answers invalid_dataset_status (busy)."""
         while True:
@@ -337,12 +485,13 @@ class _Run:
             except OdwbBusy:
                 self._wait_or_give_up("busy")
 
-    def find_or_create(self, metadata: dict[str, object]) -> dict:
+    def find_or_create(self, metadata: dict[str, object]) -> tuple[dict, bool]:
+        """(the dataset, whether this run created it with `metadata`)."""
         client, dataset_id = self.client, self.dataset_id
         found = client.find_dataset(dataset_id)
         if found is not None:
             self.step("find", f"found {found['uid']}")
-            return found
+            return found, False
         not_owned = DatasetNotOwned(
             dataset_id,
             "this dataset_id already exists on the portal but the API key cannot edit it "
@@ -353,7 +502,12 @@ class _Run:
         if client.explore_dataset(dataset_id) is not None:
             raise not_owned
         try:
-            created = client.create_dataset(dataset_id, _split_metadata(metadata), is_restricted=False)
+            created = self.once(
+                client.create_dataset,
+                dataset_id,
+                _split_metadata(metadata),
+                applied=lambda: client.find_dataset(dataset_id),
+            )
         except OdwbValidationError as exc:
             if not isinstance(exc.detail, dict) or "dataset_id" not in exc.detail:
                 raise
@@ -362,7 +516,7 @@ class _Run:
                 raise not_owned from None
             created = again
         self.step("create", f"created {created['uid']}")
-        return created
+        return created, True
 
     def sync_metadata(self, uid: str, metadata: dict[str, object]) -> list[str]:
         """Set each metadata field whose value differs, one PUT per field; return those set."""
@@ -377,26 +531,47 @@ class _Run:
             self.step("metadata", ", ".join(changed))
         return changed
 
-    def sync_fields(self, uid: str, fields: list[dict], record_id_field: str | None) -> None:
-        """Make our field configurations (labelled `omv: …`) exactly the desired ones; leave others alone."""
+    def sync_fields(self, uid: str, resource_uid: str, desired: list[dict], force: set[str] = frozenset()):
+        """Make our field configurations (labelled `omv: …`) the desired ones, sending only differences.
+
+        A desired configuration we have none of is skipped when the extractor already yields its effect
+        (one resource preview, read only if needed), unless its field is in `force`. Ours that are no longer
+        desired are deleted; others' are left alone."""
         client = self.client
         existing = {
             c["label"]: c
             for c in client.list_field_configs(uid)
             if c.get("label", "").startswith(CONFIG_LABEL_PREFIX)
         }
-        desired = desired_field_configs(fields, record_id_field)
-        done = 0
+        extracted: dict[str, dict] | None = None
+        if any(c["label"] not in existing for c in desired):
+            preview = client.preview_resource(uid, resource_uid)
+            extracted = {f.get("name"): f for f in preview.get("fields") or []}
+        done = skipped = 0
         for config in desired:
             old = existing.pop(config["label"], None)
-            if old is None:
-                self.when_idle(client.create_field_config, uid, config)
-                done += 1
-            elif any(old.get(k) != v for k, v in config.items()):
-                self.when_idle(client.update_field_config, uid, old["uid"], config)
+            if old is not None:
+                if any(old.get(k) != v for k, v in config.items()):
+                    self.when_idle(client.update_field_config, uid, old["uid"], config)
+                    done += 1
+            elif _configured_field(config) not in force and _gives(
+                config, (extracted or {}).get(_configured_field(config))
+            ):
+                skipped += 1
+            else:
+                self.once(
+                    client.create_field_config, uid, config, applied=lambda c=config: self._config(uid, c)
+                )
                 done += 1
         for stale in existing.values():
             self.when_idle(client.delete_field_config, uid, stale["uid"])
             done += 1
         if done:
-            self.step("fields", f"{done} field configuration(s) changed")
+            self.step("fields", f"{done} field configuration(s) changed, {skipped} left to the defaults")
+
+    def _config(self, uid: str, config: dict) -> dict | None:
+        """Our configuration with this label, if a creation whose answer was lost did create it."""
+        for found in self.client.list_field_configs(uid):
+            if found.get("label") == config["label"]:
+                return found
+        return None

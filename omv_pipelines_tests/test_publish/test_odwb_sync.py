@@ -86,9 +86,9 @@ def test_first_publication_creates_configures_publishes_and_reads_back(ods, clie
     assert result.url == f"{ods.url}/explore/dataset/{DATASET}/"
     assert result.steps == (
         "create",
-        "fields",
         "upload",
         "resource",
+        "fields",
         "publish",
         "processing",
         "verify",
@@ -137,6 +137,7 @@ def test_metadata_change_alone_updates_fields_one_by_one_and_publishes_metadata(
         "find",
         "metadata",
         "publish_metadata",
+        "mark",
         "unchanged",
     )
     assert ods.count("PUT", r"/metadata/default/title/$") == 1 and ods.count("PUT", r"/metadata/") == 1
