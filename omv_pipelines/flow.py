@@ -114,7 +114,8 @@ def regional_dataset_id(dataset_key: str) -> str:
 
 
 def consolidate(tables: dict[str, pd.DataFrame], schema: DatasetSchema) -> pd.DataFrame:
-    """All communes' tables in one, in INS code order, with the schema's columns."""
+    """All communes' tables in one (for the regional dataset: each one's last good publication), in INS code
+    order, with the schema's columns."""
     frames = [tables[code] for code in sorted(tables) if not tables[code].empty]
     if not frames:
         return pd.DataFrame({name: pd.Series(dtype="string") for name in schema.field_names})

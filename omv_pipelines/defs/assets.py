@@ -3,10 +3,15 @@
 
 A commune that does not provide a dataset yields no raw output, so the rest of that dataset's chain is
 skipped for its partition: nothing fails and nothing is published.
+
+What a blocking check refuses is never the current value downstream assets read (the IO manager keeps it
+aside, see io_manager.REFUSED). The odwb asset's value is the table as published, stored only when
+publication succeeded; the regional asset reads those, so a commune whose table was refused (or whose run
+failed) contributes its last good publication, and the regional metadata says so.
 """
 
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import dagster as dg
@@ -15,8 +20,9 @@ import pandas as pd
 from omv_pipelines import flow
 from omv_pipelines.defs import checks, tags
 from omv_pipelines.defs.failures import to_failure
+from omv_pipelines.defs.io_manager import REFUSED
 from omv_pipelines.defs.keys import DatasetKeys
-from omv_pipelines.defs.metadata import table_metadata
+from omv_pipelines.defs.metadata import markdown_table, table_metadata
 from omv_pipelines.defs.partitions import communes_partitions
 from omv_pipelines.defs.resources import CatalogResource, PublisherResource
 from omv_pipelines.errors import OmvError
@@ -96,7 +102,9 @@ def build_dataset_assets(dataset_key: str) -> list[dg.AssetsDefinition]:
         check_specs=checks.table_check_specs(k.table),
         name=f"normalise_{theme}_{schema.name}",
     )
-    def normalised(context: dg.AssetExecutionContext, catalog: CatalogResource, raw: pd.DataFrame):
+    def normalised(
+        context: dg.AssetExecutionContext, catalog: CatalogResource, publisher: PublisherResource, raw: pd.DataFrame
+    ):
         entry = catalog.entry(context.partition_key)
         try:
             result = flow.normalise_dataset(entry, dataset_key, raw)
@@ -111,16 +119,25 @@ def build_dataset_assets(dataset_key: str) -> list[dg.AssetsDefinition]:
             "unknown_columns": dg.MetadataValue.json(result.unknown_columns),
             "matched_columns": dg.MetadataValue.json(result.matched_columns),
         }
-        yield dg.Output(result.valid, output_name="table", metadata={**table_metadata(result.valid, schema.fields), **summary})
+        previous = checks.previous_row_count(
+            publisher.target(), entry.config.dataset_id(dataset_key), context.instance, k.odwb, context.partition_key,
+            log=context.log,
+        )
+        max_drop = entry.config.datasets[dataset_key].max_row_drop
+        check_results = list(checks.table_checks(
+            k.table, result.valid, schema, entry.config.commune, previous, max_drop, forced=_forced(context)
+        ))
+        # Judged before the table is stored: a refused table is kept aside, never handed downstream.
+        refusal = _blocking_refusal(check_results)
+        yield dg.Output(
+            result.valid, output_name="table",
+            metadata={**table_metadata(result.valid, schema.fields), **summary, **({REFUSED: refusal} if refusal else {})},
+        )
         yield dg.Output(
             report, output_name="quarantine",
             metadata={**table_metadata(report), "report": dg.MetadataValue.md(checks.report_markdown(result))},
         )
-        previous = checks.last_published_row_count(context.instance, k.odwb, context.partition_key)
-        max_drop = entry.config.datasets[dataset_key].max_row_drop
-        yield from checks.table_checks(
-            k.table, result.valid, schema, entry.config.commune, previous, max_drop, forced=_forced(context)
-        )
+        yield from check_results
 
     @dg.asset(
         key=k.odwb,
@@ -140,10 +157,15 @@ def build_dataset_assets(dataset_key: str) -> list[dg.AssetsDefinition]:
         publisher: PublisherResource,
         table: pd.DataFrame,
         report: pd.DataFrame,
-    ) -> dg.MaterializeResult:
+    ) -> dg.Output[pd.DataFrame]:
+        """The table as published: the IO manager stores it only when publication succeeded, so this asset's
+        value for each commune is its last good publication (what the regional dataset gathers)."""
         entry = catalog.entry(context.partition_key)
         config = entry.config
-        previous = checks.last_published_row_count(context.instance, k.odwb, context.partition_key)
+        target = publisher.target()
+        previous = checks.previous_row_count(
+            target, config.dataset_id(dataset_key), context.instance, k.odwb, context.partition_key, log=context.log
+        )
         reason = refusal_reason(len(table), previous, config.datasets[dataset_key].max_row_drop)
         if reason and not (_forced(context) and can_force(len(table))):
             raise dg.Failure(
@@ -155,31 +177,39 @@ def build_dataset_assets(dataset_key: str) -> list[dg.AssetsDefinition]:
             publisher, table, schema, dataset_id=config.dataset_id(dataset_key),
             metadata=flow.commune_metadata(entry, schema), report=report, log=context.log,
         )
-        return dg.MaterializeResult(metadata=publication_metadata(published))
+        return dg.Output(table, metadata=publication_metadata(published))
 
     @dg.asset(
         key=k.regional,
-        ins={"tables": dg.AssetIn(k.table)},
+        ins={"publications": dg.AssetIn(k.odwb)},
         group_name=theme,
         kinds={"pandas", "opendatasoft"},
         tags=owner_tags,
-        description=f"{title}: all communes together in one regional dataset, published as "
+        description=f"{title}: every commune's last good publication together in one regional dataset, published as "
         f"{flow.regional_dataset_id(dataset_key)}.",
         check_specs=checks.regional_check_specs(k.regional),
         pool="odwb",
         freshness_policy=FRESHNESS,
         retry_policy=PUBLISH_RETRY,
     )
-    def regional(context: dg.AssetExecutionContext, publisher: PublisherResource, tables: dict[str, pd.DataFrame]):
-        table = flow.consolidate(tables, schema)
-        check_results = list(checks.regional_checks(k.regional, table, schema))
-        passed = all(r.passed for r in check_results)
-        metadata = {**table_metadata(table, schema.fields), "communes": dg.MetadataValue.json(sorted(tables))}
-        if table.empty or not passed:
-            context.log.warning(f"regional {dataset_key} not published: " + ("no commune table yet" if table.empty else "checks failed"))
+    def regional(
+        context: dg.AssetExecutionContext, publisher: PublisherResource, publications: dict[str, pd.DataFrame]
+    ):
+        dataset_id = flow.regional_dataset_id(dataset_key)
+        target = publisher.target()
+        table = flow.consolidate(publications, schema)
+        previous = checks.previous_row_count(target, dataset_id, context.instance, k.regional, None, log=context.log)
+        check_results = list(checks.regional_checks(k.regional, table, schema, previous, forced=_forced(context)))
+        contributions = contributions_of(context.instance, k.odwb, publications)
+        metadata = {**table_metadata(table, schema.fields), **contribution_metadata(contributions)}
+        failed = [r.check_name for r in check_results if not r.passed]
+        if table.empty or failed:
+            why = "no commune has published yet" if table.empty and not failed else "failed checks: " + ", ".join(failed)
+            context.log.warning(f"{dataset_id} not published ({why}); the last good publication stays online")
+            metadata[REFUSED] = f"not published: {why}"
         else:
             published = publish(
-                publisher, table, schema, dataset_id=flow.regional_dataset_id(dataset_key),
+                publisher, table, schema, dataset_id=dataset_id,
                 metadata=flow.regional_metadata(schema), report=None, log=context.log,
             )
             metadata |= publication_metadata(published)
@@ -203,6 +233,81 @@ def publish(publisher: PublisherResource, table, schema, *, dataset_id, metadata
     if log is not None:
         log.info(f"{published.dataset_id}: {published.status} ({target})")
     return published
+
+
+def _blocking_refusal(check_results: list[dg.AssetCheckResult]) -> str | None:
+    """The description of the failed blocking check (the drop guard), if it failed."""
+    failed = [r for r in check_results if r.check_name == checks.ROW_DROP and not r.passed]
+    return (failed[0].description or "refused by the blocking row-drop check") if failed else None
+
+
+def _when(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, tz=timezone.utc).isoformat(timespec="seconds")
+
+
+def contributions_of(
+    instance: dg.DagsterInstance, odwb_key: dg.AssetKey, publications: dict[str, pd.DataFrame]
+) -> dict[str, dict[str, object]]:
+    """Per commune: the rows it contributes (its last good publication), when that was published, and whether
+    it is from its latest run ("latest") or an earlier one because the latest did not publish ("earlier":
+    refused by the drop check, failed, or still running); "unknown" when this instance has no record of it."""
+    result: dict[str, dict[str, object]] = {}
+    for code in sorted(publications):
+        entry: dict[str, object] = {"rows": len(publications[code])}
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=odwb_key, asset_partitions=[code]), limit=1
+        ).records
+        planned = instance.get_latest_planned_materialization_info(odwb_key, code)
+        if not records:
+            entry["publication"] = "unknown"
+        else:
+            published = records[0]
+            entry["published_at"] = _when(published.timestamp)
+            entry["published_by_run"] = published.run_id
+            if planned is not None and planned.run_id != published.run_id:
+                entry["publication"] = "earlier"
+                entry["latest_run"] = planned.run_id
+                run = instance.get_run_record_by_id(planned.run_id)
+                if run is not None:
+                    entry["latest_run_at"] = _when(run.create_timestamp.timestamp())
+                    entry["latest_run_status"] = run.dagster_run.status.value
+            else:
+                entry["publication"] = "latest"
+        result[code] = entry
+    return result
+
+
+def contribution_metadata(contributions: dict[str, dict[str, object]]) -> dict[str, object]:
+    earlier = {code: c for code, c in contributions.items() if c["publication"] != "latest"}
+    rows = pd.DataFrame(
+        [
+            {
+                "commune": code,
+                "rows": c["rows"],
+                "publication": c["publication"],
+                "published_at": c.get("published_at", ""),
+                "latest_run_at": c.get("latest_run_at", ""),
+            }
+            for code, c in contributions.items()
+        ],
+        columns=["commune", "rows", "publication", "published_at", "latest_run_at"],
+    )
+    summary = (
+        f"{len(contributions)} communes; "
+        + (
+            "every one from its latest run."
+            if not earlier
+            else f"{len(earlier)} from an earlier publication (their latest run did not publish): "
+            + ", ".join(f"{code} (published {c.get('published_at', 'at an unknown date')})" for code, c in earlier.items())
+            + "."
+        )
+    )
+    return {
+        "communes": dg.MetadataValue.json(sorted(contributions)),
+        "contributions": dg.MetadataValue.json(contributions),
+        "communes_on_earlier_publication": dg.MetadataValue.json(sorted(earlier)),
+        "contributions_report": dg.MetadataValue.md(summary + "\n\n" + markdown_table(rows, rows=500)),
+    }
 
 
 def publication_metadata(published: Publication) -> dict[str, object]:

@@ -3,6 +3,11 @@
 On each commune's table: schema conformance, INS code of every row = the partition, unique ids,
 geometries inside Wallonia (its real boundaries, `geography.place`, as in normalise), and a blocking check that refuses an empty table or an unexplained drop
 in rows since the last publication (so that a broken source never publishes over good data).
+On each regional table: schema conformance, unique ids and the same blocking drop check against the
+regional dataset's own last publication.
+
+"The last publication" is what the target says is online (`Target.last_publication`), so a fresh Dagster
+instance cannot forget it; the event log answers only when the target cannot.
 """
 
 from __future__ import annotations
@@ -14,10 +19,13 @@ import pandas as pd
 
 from omv_pipelines import geography
 from omv_pipelines.catalog.communes import Commune
+from omv_pipelines.defs.io_manager import is_refused
 from omv_pipelines.defs.metadata import markdown_table
 from omv_pipelines.normalise import NormaliseResult
 from omv_pipelines.normalise.geometry import from_geojson
+from omv_pipelines.errors import OmvError
 from omv_pipelines.publish.safety import can_force, refusal_reason
+from omv_pipelines.publish.targets import Target
 from omv_pipelines.schemas import DatasetSchema
 
 SCHEMA = "schema_conformance"
@@ -25,6 +33,10 @@ INS_CODE = "ins_code_is_partition"
 UNIQUE_IDS = "unique_ids"
 IN_WALLONIA = "coordinates_in_wallonia"
 ROW_DROP = "no_unexplained_row_drop"
+# A regional dataset gathers every commune's last good publication, so it only shrinks when communes
+# deliberately forced a drop through or their publications are missing from the tables folder: beyond
+# this share, a person looks first (and re-runs the rebuild with the force tag).
+REGIONAL_MAX_ROW_DROP = 0.2
 
 _TYPE_DTYPES = {
     "string": "string", "geojson": "string", "integer": "Int64", "year": "Int64", "number": "Float64",
@@ -53,6 +65,11 @@ def regional_check_specs(key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
     return [
         dg.AssetCheckSpec(SCHEMA, asset=key, description="Columns, order and types are exactly the schema's."),
         dg.AssetCheckSpec(UNIQUE_IDS, asset=key, description="Ids are unique across all communes."),
+        dg.AssetCheckSpec(
+            ROW_DROP, asset=key, blocking=True,
+            description=f"Blocks publication of an empty regional table or one that lost more than "
+            f"{REGIONAL_MAX_ROW_DROP:.0%} of its rows since the regional dataset's last publication.",
+        ),
     ]
 
 
@@ -118,17 +135,35 @@ def table_checks(
         )
     else:
         yield dg.AssetCheckResult(check_name=IN_WALLONIA, asset_key=key, passed=True, metadata={"note": "no geometry"})
-    reason = refusal_reason(len(table), previous_row_count, max_row_drop)
-    forced = forced and can_force(len(table))
-    yield dg.AssetCheckResult(
+    yield row_drop_check(key, len(table), previous_row_count, max_row_drop, forced=forced)
+
+
+def row_drop_check(
+    key: dg.AssetKey, rows: int, previous_row_count: int | None, max_row_drop: float, *, forced: bool = False
+) -> dg.AssetCheckResult:
+    """The blocking check: no empty table, no drop beyond `max_row_drop` unless forced (never when empty)."""
+    reason = refusal_reason(rows, previous_row_count, max_row_drop)
+    forced = forced and can_force(rows)
+    return dg.AssetCheckResult(
         check_name=ROW_DROP, asset_key=key, passed=reason is None or forced,
         severity=dg.AssetCheckSeverity.ERROR,
         description=(reason + (" (forced by the run's tag)" if forced else "")) if reason else None,
-        metadata={"rows": len(table), "rows_at_last_publication": previous_row_count if previous_row_count is not None else -1},
+        metadata={
+            "rows": rows,
+            "rows_at_last_publication": previous_row_count if previous_row_count is not None else -1,
+            "max_row_drop": max_row_drop,
+        },
     )
 
 
-def regional_checks(key: dg.AssetKey, table: pd.DataFrame, schema: DatasetSchema) -> Iterator[dg.AssetCheckResult]:
+def regional_checks(
+    key: dg.AssetKey,
+    table: pd.DataFrame,
+    schema: DatasetSchema,
+    previous_row_count: int | None,
+    *,
+    forced: bool = False,
+) -> Iterator[dg.AssetCheckResult]:
     problems = schema_problems(table, schema) if not table.empty else []
     yield dg.AssetCheckResult(check_name=SCHEMA, asset_key=key, passed=not problems, metadata={"problems": dg.MetadataValue.json(problems[:20])})
     ids = table[schema.primary_key] if schema.primary_key in table else pd.Series(dtype="string")
@@ -136,16 +171,45 @@ def regional_checks(key: dg.AssetKey, table: pd.DataFrame, schema: DatasetSchema
     yield dg.AssetCheckResult(
         check_name=UNIQUE_IDS, asset_key=key, passed=not duplicates, metadata={"duplicates": dg.MetadataValue.json(duplicates[:20])}
     )
+    if table.empty and previous_row_count is None:
+        # No commune has published this dataset and nothing regional is online: nothing to protect.
+        yield dg.AssetCheckResult(
+            check_name=ROW_DROP, asset_key=key, passed=True,
+            description="no commune has published this dataset yet: nothing to publish", metadata={"rows": 0},
+        )
+    else:
+        yield row_drop_check(key, len(table), previous_row_count, REGIONAL_MAX_ROW_DROP, forced=forced)
 
 
-def last_published_row_count(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str) -> int | None:
-    """Row count of the last publication of this commune's dataset, from the instance's event log."""
-    records = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1)
-    if not records.records:
-        return None
-    materialization = records.records[0].asset_materialization
-    value = materialization.metadata.get("dagster/row_count") if materialization else None
-    return int(value.value) if value is not None else None
+def previous_row_count(
+    target: Target, dataset_id: str, instance: dg.DagsterInstance, key: dg.AssetKey, partition: str | None, log=None
+) -> int | None:
+    """Rows of what is published now as `dataset_id`: the target's answer (what is really online), else, when
+    it has none or cannot be asked, the last publication in the event log of `key` (the odwb or regional asset)."""
+    try:
+        online = target.last_publication(dataset_id)
+    except (OmvError, OSError, ValueError) as exc:
+        online = None
+        if log is not None:
+            log.warning(f"{dataset_id}: cannot ask {target} what is published ({exc}); the event log answers instead")
+    if online is not None:
+        return online.row_count
+    return last_published_row_count(instance, key, partition)
+
+
+def last_published_row_count(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str | None) -> int | None:
+    """Row count of the last publication of this dataset (a commune's partition, or regional), from the event log:
+    the latest materialisation that a blocking check did not refuse."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition] if partition is not None else None), limit=50
+    )
+    for record in records.records:
+        materialization = record.asset_materialization
+        if materialization is None or is_refused(materialization.metadata):
+            continue
+        value = materialization.metadata.get("dagster/row_count")
+        return int(value.value) if value is not None else None
+    return None
 
 
 def report_markdown(result: NormaliseResult, limit: int = 50) -> str:

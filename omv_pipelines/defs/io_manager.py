@@ -4,7 +4,11 @@
     <base>/<asset/key/path>.parquet                 unpartitioned (regional)
 
 An unpartitioned asset that reads a partitioned one receives {ins_code: table} for the communes whose
-table exists: a commune that does not provide a dataset simply has no file.
+table exists: a commune that does not provide a dataset (or never published it) simply has no file.
+
+An output whose blocking check failed carries `REFUSED` in its metadata: it is written beside the current
+value as `<partition>.refused.parquet` (to look at), never over it, so downstream assets keep reading the
+last value that passed (Dagster itself hands a refused output's file to the next reader otherwise).
 """
 
 from __future__ import annotations
@@ -28,6 +32,16 @@ def arrow_safe(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(**{column: frame[column].astype("string") for column in mixed})
 
 
+# Output metadata set by an asset whose blocking check refused the output (value: the reason).
+REFUSED = "omv/refused"
+
+
+def is_refused(metadata) -> bool:
+    value = metadata.get(REFUSED)
+    value = getattr(value, "value", value)
+    return bool(value)
+
+
 class ParquetIOManager(dg.ConfigurableIOManager):
     base_path: str
 
@@ -37,21 +51,29 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         fs, root = fsspec.core.url_to_fs(self.base_path)
         return fs, root.rstrip("/")
 
-    def _path(self, root: str, key: dg.AssetKey, partition: str | None) -> str:
+    def _path(self, root: str, key: dg.AssetKey, partition: str | None, suffix: str = ".parquet") -> str:
         stem = "/".join([root, *key.path])
-        return f"{stem}/{partition}.parquet" if partition is not None else f"{stem}.parquet"
+        return f"{stem}/{partition}{suffix}" if partition is not None else f"{stem}{suffix}"
 
     def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame | None) -> None:
         if obj is None:
             return
         fs, root = self._fs()
         partition = context.partition_key if context.has_partition_key else None
-        path = self._path(root, context.asset_key, partition)
+        refused = is_refused(context.output_metadata)
+        path = self._path(root, context.asset_key, partition, ".refused.parquet" if refused else ".parquet")
+        if refused:
+            context.log.warning(
+                f"{context.asset_key.to_user_string()}: refused by a blocking check, kept aside at {path}; "
+                "downstream assets keep the last value that passed"
+            )
         fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
         tmp = path + ".tmp"
         with fs.open(tmp, "wb") as out:
             arrow_safe(obj).to_parquet(out, index=False)
         fs.mv(tmp, path)  # the previous good table stays until the new one is complete
+        if not refused and fs.exists(aside := self._path(root, context.asset_key, partition, ".refused.parquet")):
+            fs.rm(aside)  # a value passed since: the refused one is history (its event log entry stays)
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame | dict[str, pd.DataFrame]:
         fs, root = self._fs()
