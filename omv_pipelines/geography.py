@@ -35,8 +35,14 @@ import pandas as pd
 
 TOLERANCE_M = 300
 BOUNDARIES_FILE = "data/be_communes_2025.json"
-ATTRIBUTION = "Source: Statbel (FOD Economie / SPF Economie), via Opendatasoft georef-belgium-municipality (2025)"
-REGION_NAMES = {"wallonia": "Walloon Region", "flanders": "Flemish Region", "brussels": "Brussels-Capital Region"}
+ATTRIBUTION = (
+    "Source: Statbel (FOD Economie / SPF Economie), via Opendatasoft georef-belgium-municipality (2025)"
+)
+REGION_NAMES = {
+    "wallonia": "Walloon Region",
+    "flanders": "Flemish Region",
+    "brussels": "Brussels-Capital Region",
+}
 CRS_HINT = "check the coordinates and the CRS of the source (Lambert 72 is EPSG:31370)"
 
 _K = math.cos(math.radians(50.5))  # longitude scale of the working plane
@@ -99,7 +105,9 @@ class Boundaries:
         """Wallonia (the union of its communes) widened by the tolerance, prepared."""
         import shapely
 
-        wallonia = shapely.coverage_union_all(self.polygons[self.regions == "wallonia"])  # communes tile: fast
+        wallonia = shapely.coverage_union_all(
+            self.polygons[self.regions == "wallonia"]
+        )  # communes tile: fast
         near = shapely.buffer(wallonia, _TOL, quad_segs=2)
         shapely.prepare(near)
         return near
@@ -147,8 +155,10 @@ class Boundaries:
         starts = np.searchsorted(xs, self.bounds[:, 0], side="left")
         ends = np.searchsorted(xs, self.bounds[:, 2], side="right")
         for i in np.flatnonzero(ends > starts):
-            candidates = order[starts[i]:ends[i]]
-            candidates = candidates[(y[candidates] >= self.bounds[i, 1]) & (y[candidates] <= self.bounds[i, 3])]
+            candidates = order[starts[i] : ends[i]]
+            candidates = candidates[
+                (y[candidates] >= self.bounds[i, 1]) & (y[candidates] <= self.bounds[i, 3])
+            ]
             candidates = candidates[where[candidates] < 0]
             if candidates.size:
                 inside = shapely.contains_xy(self.polygons[i], x[candidates], y[candidates])
@@ -157,7 +167,9 @@ class Boundaries:
         if missing.size:  # on a border, in the generalisation's slack: the nearest commune, if close enough
             missing = missing[shapely.contains_xy(self.belgium_near, x[missing], y[missing])]
         if missing.size:
-            near = self.tree.query_nearest(shapely.points(x[missing], y[missing]), max_distance=_TOL, all_matches=False)
+            near = self.tree.query_nearest(
+                shapely.points(x[missing], y[missing]), max_distance=_TOL, all_matches=False
+            )
             where[missing[near[0]]] = near[1]
         return where
 
@@ -231,7 +243,17 @@ def place(geojson: pd.Series, lon: pd.Series, lat: pd.Series, ins_code: str) -> 
         b = boundaries()
         home = b.index[ins_code]
         if is_point.any():
-            _place_points(b, home, ins_code, lon_values, lat_values, is_point, outside_wallonia, outside_commune, message)
+            _place_points(
+                b,
+                home,
+                ins_code,
+                lon_values,
+                lat_values,
+                is_point,
+                outside_wallonia,
+                outside_commune,
+                message,
+            )
         if is_shape.any():
             _place_shapes(b, home, ins_code, geojson, is_shape, outside_wallonia, outside_commune, message)
     return Placement(
@@ -256,7 +278,9 @@ def _place_points(b, home, ins_code, lon, lat, is_point, outside_wallonia, outsi
     outside_wallonia[rows] = ~in_wallonia
     outside_commune[rows] = in_wallonia
     message[rows[~in_wallonia]] = "outside Wallonia: " + place_text[~in_wallonia] + "; " + CRS_HINT
-    message[rows[in_wallonia]] = place_text[in_wallonia] + ", " + _away(x[in_wallonia], y[in_wallonia], home, b)
+    message[rows[in_wallonia]] = (
+        place_text[in_wallonia] + ", " + _away(x[in_wallonia], y[in_wallonia], home, b)
+    )
 
 
 def _place_shapes(b, home, ins_code, geojson, is_shape, outside_wallonia, outside_commune, message) -> None:
@@ -283,7 +307,10 @@ def _place_shapes(b, home, ins_code, geojson, is_shape, outside_wallonia, outsid
     message[rows[away]] = "outside Wallonia: " + place_text[away] + "; " + CRS_HINT
     message[rows[leaving]] = "part of it lies outside Belgium; " + CRS_HINT
     message[rows[elsewhere]] = (
-        ("does not reach " + b.names[home] + ": ") + place_text[elsewhere] + ", " + _away(ax[elsewhere], ay[elsewhere], home, b)
+        ("does not reach " + b.names[home] + ": ")
+        + place_text[elsewhere]
+        + ", "
+        + _away(ax[elsewhere], ay[elsewhere], home, b)
     )
 
 

@@ -32,19 +32,26 @@ TARGET = ROOT / "omv_pipelines" / "catalog" / "data" / "be_communes_2025.json"
 WALLOON_CSV = ROOT / "omv_pipelines" / "catalog" / "data" / "walloon_communes.csv"
 SOURCE_NAME = "be-communes-2025.geojson"
 SOURCE_SHA256 = "48d7e30301ea3bc5b5cf910448ba7694705d8402f8e9acb7f66823d52e755ed4"
-REGIONS = {"Waals Gewest": "wallonia", "Vlaams Gewest": "flanders", "Brussels Hoofdstedelijk Gewest": "brussels"}
+REGIONS = {
+    "Waals Gewest": "wallonia",
+    "Vlaams Gewest": "flanders",
+    "Brussels Hoofdstedelijk Gewest": "brussels",
+}
 EXPECTED = {"wallonia": 261, "flanders": 285, "brussels": 19}
 
 HEADER = {
-    "about": "Boundaries of the 565 Belgian communes of 2025 (261 in Wallonia), for checking that a point lies in "
-    "its commune and in Wallonia. Generalised boundaries: use with the tolerance stated in the README.",
-    "attribution": "Source: Statbel (FOD Economie / SPF Economie), via Opendatasoft georef-belgium-municipality (2025)",
-    "licence": "Open data Statbel, attribution required (bronvermelding vereist / mention de la source obligatoire)",
+    "about": "Boundaries of the 565 Belgian communes of 2025 (261 in Wallonia), for checking that a point "
+    "lies in its commune and in Wallonia. Generalised boundaries: use with the tolerance stated in the "
+    "README.",
+    "attribution": "Source: Statbel (FOD Economie / SPF Economie), "
+    "via Opendatasoft georef-belgium-municipality (2025)",
+    "licence": "Open data Statbel, attribution required "
+    "(bronvermelding vereist / mention de la source obligatoire)",
     "source_url": "https://public.opendatasoft.com/explore/dataset/georef-belgium-municipality/",
     "built_by": "scripts/build_communes.py from " + SOURCE_NAME + " (sha256 " + SOURCE_SHA256 + ")",
-    "format": "communes[]: id (REFNIS code), name (display name), region (wallonia, flanders, brussels), label "
-    "([lon, lat] label point), polygons (list of polygons, each a list of rings, exterior first; each ring a "
-    "Google encoded polyline, precision 5, lat/lon pairs as that algorithm defines them).",
+    "format": "communes[]: id (REFNIS code), name (display name), region (wallonia, flanders, brussels), "
+    "label ([lon, lat] label point), polygons (list of polygons, each a list of rings, exterior first; "
+    "each ring a Google encoded polyline, precision 5, lat/lon pairs as that algorithm defines them).",
 }
 
 
@@ -54,7 +61,7 @@ def encode_ring(ring: list[list[float]]) -> str:
     previous = (0, 0)
     for lon, lat in ring:
         point = (round(lat * 1e5), round(lon * 1e5))
-        for value, before in zip(point, previous):
+        for value, before in zip(point, previous, strict=True):
             delta = value - before
             delta = ~(delta << 1) if delta < 0 else delta << 1
             while delta >= 0x20:
@@ -73,7 +80,9 @@ def build(reference: Path) -> dict:
         sys.exit(f"{path}: sha256 {digest}, expected {SOURCE_SHA256} (see the reference's SOURCES.md)")
     source = json.loads(raw)
     with WALLOON_CSV.open(encoding="utf-8") as handle:
-        walloon = {row["ins_code"]: row["name_fr"] for row in csv.DictReader(handle) if not row["valid_until"]}
+        walloon = {
+            row["ins_code"]: row["name_fr"] for row in csv.DictReader(handle) if not row["valid_until"]
+        }
     communes = []
     for feature in sorted(source["features"], key=lambda f: f["properties"]["id"]):
         props, geometry = feature["properties"], feature["geometry"]
@@ -83,14 +92,18 @@ def build(reference: Path) -> dict:
             name = walloon[props["id"]]  # the package's spelling, as in every other message
         else:
             name = names["nl"] if region == "flanders" else names["fr"]
-        polygons = geometry["coordinates"] if geometry["type"] == "MultiPolygon" else [geometry["coordinates"]]
-        communes.append({
-            "id": props["id"],
-            "name": name,
-            "region": region,
-            "label": props["c"],
-            "polygons": [[encode_ring(ring) for ring in polygon] for polygon in polygons],
-        })
+        polygons = (
+            geometry["coordinates"] if geometry["type"] == "MultiPolygon" else [geometry["coordinates"]]
+        )
+        communes.append(
+            {
+                "id": props["id"],
+                "name": name,
+                "region": region,
+                "label": props["c"],
+                "polygons": [[encode_ring(ring) for ring in polygon] for polygon in polygons],
+            }
+        )
     counts = {r: sum(c["region"] == r for c in communes) for r in EXPECTED}
     if counts != EXPECTED:
         sys.exit(f"unexpected commune counts {counts}, expected {EXPECTED}")
@@ -109,8 +122,14 @@ def render(data: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("reference", type=Path, help="folder holding be-communes-2025.geojson (e.g. ../shared/reference/communes)")
-    parser.add_argument("--check", action="store_true", help="compare with the committed file instead of writing it")
+    parser.add_argument(
+        "reference",
+        type=Path,
+        help="folder holding be-communes-2025.geojson (e.g. ../shared/reference/communes)",
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="compare with the committed file instead of writing it"
+    )
     args = parser.parse_args()
     text = render(build(args.reference))
     json.loads(text)  # still valid JSON

@@ -40,7 +40,8 @@ EXAMPLES = {
     "mobility/travaux_voiries": "standard-travaux-voiries",
 }
 
-# What the project reports on each example: (source_row, record_id, field, severity, error_type, message, raw_value).
+# What the project reports on each example:
+# (source_row, record_id, field, severity, error_type, message, raw_value).
 # - défibrillateurs: the example's id 92003-106411 carries another commune's INS code than its ins_code
 #   92094. The project refuses it on purpose (README, "Template conformance"): an id must start with the
 #   commune's code, or two communes' rows could share an id in the regional dataset.
@@ -51,12 +52,26 @@ EXPECTED_REPORT = {
         ("2", "92003-106411", "id", "error", "id_prefix", "id must start with '92094-'", "92003-106411"),
     ],
     "mobility/emplacements_pmr": [
-        ("2", "92094-29191", "coordinates", "warning", "outside_commune", "lies in Liège (62063), 53 km from Namur",
-         '{"coordinates": [5.581243820545143, 50.64590734864234], "type": "Point"}'),
+        (
+            "2",
+            "92094-29191",
+            "coordinates",
+            "warning",
+            "outside_commune",
+            "lies in Liège (62063), 53 km from Namur",
+            '{"coordinates": [5.581243820545143, 50.64590734864234], "type": "Point"}',
+        ),
     ],
     "resilience/equipements_collectifs": [
-        ("2", "92094-14641", "geometry", "warning", "outside_commune",
-         "does not reach Namur: lies in Liège (62063), 54 km from Namur", None),  # raw value: the example's cell
+        (
+            "2",
+            "92094-14641",
+            "geometry",
+            "warning",
+            "outside_commune",
+            "does not reach Namur: lies in Liège (62063), 54 km from Namur",
+            None,
+        ),  # raw value: the example's cell
     ],
 }
 
@@ -79,7 +94,9 @@ def _write_source(tmp_path: Path, example: Path, fmt: str) -> Path:
         return Path(shutil.copy(example, tmp_path / example.name))
     header, rows = _read_example(example)
     target = tmp_path / (example.stem + ".xlsx")
-    pd.DataFrame(rows, columns=header).to_excel(target, index=False)  # every cell as text, as typed in a template
+    pd.DataFrame(rows, columns=header).to_excel(
+        target, index=False
+    )  # every cell as text, as typed in a template
     return target
 
 
@@ -98,9 +115,13 @@ def _same_cell(kind: str, expected: str, actual: str) -> bool:
 def _same_geojson(expected, actual) -> bool:
     if isinstance(expected, dict):
         expected = expected.get("geometry", expected)  # a Feature is published as its geometry
-        return expected["type"] == actual["type"] and _same_geojson(expected["coordinates"], actual["coordinates"])
+        return expected["type"] == actual["type"] and _same_geojson(
+            expected["coordinates"], actual["coordinates"]
+        )
     if isinstance(expected, list):
-        return len(expected) == len(actual) and all(_same_geojson(e, a) for e, a in zip(expected, actual))
+        return len(expected) == len(actual) and all(
+            _same_geojson(e, a) for e, a in zip(expected, actual, strict=True)
+        )
     return math.isclose(expected, actual, abs_tol=5e-9)  # rounded to 8 decimals
 
 
@@ -113,18 +134,27 @@ def test_futurocite_example_is_read_as_is(examples, tmp_path, key, fmt):
     assert header == schema.field_names  # the template's columns, in its order
 
     path = _write_source(tmp_path, example, fmt)
-    raw = harvest(SpreadsheetSource(path=str(path)), source_id=f"x/{key}#1(spreadsheet)", base_dir=tmp_path).frame
+    raw = harvest(
+        SpreadsheetSource(path=str(path)), source_id=f"x/{key}#1(spreadsheet)", base_dir=tmp_path
+    ).frame
     commune = lookup(rows[0][header.index("ins_code")])
     result = normalise(raw, schema, Mapping(), commune)
 
     assert result.unknown_columns == []
-    assert result.matched_columns == {name: name for name in header}  # every column to the field it is named after
+    assert result.matched_columns == {
+        name: name for name in header
+    }  # every column to the field it is named after
     report = pd.concat([result.rejected, result.warnings], ignore_index=True)
     expected_report = [
-        row[:6] + ((row[6] if row[6] is not None else rows[0][header.index(row[2])]),) for row in EXPECTED_REPORT.get(key, [])
+        row[:6] + ((row[6] if row[6] is not None else rows[0][header.index(row[2])]),)
+        for row in EXPECTED_REPORT.get(key, [])
     ]
-    actual_report = [tuple(None if pd.isna(v) else v for v in r) for r in
-                     report[["source_row", "record_id", "field", "severity", "error_type", "message", "raw_value"]].itertuples(index=False)]
+    actual_report = [
+        tuple(None if pd.isna(v) else v for v in r)
+        for r in report[
+            ["source_row", "record_id", "field", "severity", "error_type", "message", "raw_value"]
+        ].itertuples(index=False)
+    ]
     assert actual_report == expected_report
 
     published = list(csv.reader(to_csv_bytes(result.valid, schema).decode("utf-8").splitlines()))
@@ -133,9 +163,10 @@ def test_futurocite_example_is_read_as_is(examples, tmp_path, key, fmt):
     kept = [row for number, row in enumerate(rows, start=2) if number not in rejected]
     assert len(published) - 1 == len(kept)
     kinds = {f["name"]: f["type"] for f in schema.fields}
-    for expected_row, actual_row in zip(kept, published[1:]):
+    for expected_row, actual_row in zip(kept, published[1:], strict=True):
         differences = [
-            (name, expected, actual) for name, expected, actual in zip(header, expected_row, actual_row)
+            (name, expected, actual)
+            for name, expected, actual in zip(header, expected_row, actual_row, strict=True)
             if not _same_cell(kinds[name], expected, actual)
         ]
         assert differences == []
@@ -157,5 +188,9 @@ def test_typographic_apostrophes_dashes_and_spaces_are_what_people_type(tmp_path
     }
     result = normalise(raw_table(data), schema, Mapping(), lookup("92094"))
     assert problems(result) == [] and problems(result, "warning") == []
-    assert result.valid["type"].tolist() == ["Panneau d’affichage", "Point d'eau potable", "Panneau d’affichage"]
+    assert result.valid["type"].tolist() == [
+        "Panneau d’affichage",
+        "Point d'eau potable",
+        "Panneau d’affichage",
+    ]
     assert result.valid["street_name"].tolist() == data["street_name"]  # free text is published as typed

@@ -42,9 +42,15 @@ NOT_WALLONIA = {
 def _roadworks(geometry: list[str]) -> dict[str, list]:
     n = len(geometry)
     return {
-        "name": ["Réfection"] * n, "street_name": ["Rue de Fer"] * n, "street_number": ["7730101"] * n,
-        "roadworks_type": ["Réfection de voiries"] * n, "status": ["Planifié"] * n, "year": [2025] * n,
-        "start_date": ["01/09/2025"] * n, "end_date": ["30/11/2025"] * n, "provider": ["Ville de Namur"] * n,
+        "name": ["Réfection"] * n,
+        "street_name": ["Rue de Fer"] * n,
+        "street_number": ["7730101"] * n,
+        "roadworks_type": ["Réfection de voiries"] * n,
+        "status": ["Planifié"] * n,
+        "year": [2025] * n,
+        "start_date": ["01/09/2025"] * n,
+        "end_date": ["30/11/2025"] * n,
+        "provider": ["Ville de Namur"] * n,
         "geometry": geometry,
     }
 
@@ -55,14 +61,20 @@ def test_points_in_brussels_flanders_or_abroad_are_rejected_naming_where_they_li
     result = run_defib(defibrillators(len(lon), lon=lon, lat=lat))
     assert result.valid.empty and result.warnings.empty
     assert set(result.rejected["error_type"]) == {"outside_wallonia"}
-    for message, (_, _, where) in zip(result.rejected.sort_values("source_row", key=lambda s: s.astype(int))["message"], NOT_WALLONIA.values()):
+    for message, (_, _, where) in zip(
+        result.rejected.sort_values("source_row", key=lambda s: s.astype(int))["message"],
+        NOT_WALLONIA.values(),
+        strict=True,
+    ):
         expected = f"lies in {where};" if where else "lies outside Belgium;"
         assert message.startswith("outside Wallonia: " + expected) and "EPSG:31370" in message
 
 
 def test_a_point_in_another_walloon_commune_is_kept_with_a_warning_naming_it():
     # The FuturoCité PMR example, declared for Namur, lies in Liège.
-    result = run_defib(defibrillators(3, lon=[4.8675, 5.581243820545143, 3.0], lat=[50.4657, 50.64590734864234, 50.77]))
+    result = run_defib(
+        defibrillators(3, lon=[4.8675, 5.581243820545143, 3.0], lat=[50.4657, 50.64590734864234, 50.77])
+    )
     assert result.rejected.empty and len(result.valid) == 3
     assert [(w[1], w[2]) for w in problems(result, "warning")] == [("coordinates", "outside_commune")] * 2
     assert result.warnings["message"].tolist() == [
@@ -78,7 +90,10 @@ def test_the_tolerance_absorbs_the_generalisation_of_the_boundaries():
     namur, assesse = b.polygons[b.index["92094"]], b.polygons[b.index["92006"]]
     border = shapely.intersection(namur.boundary, assesse.boundary)
     on_border = shapely.line_interpolate_point(shapely.line_merge(border), 0.5, normalized=True)
-    inward = np.array(shapely.get_coordinates(assesse.representative_point())[0]) - shapely.get_coordinates(on_border)[0]
+    inward = (
+        np.array(shapely.get_coordinates(assesse.representative_point())[0])
+        - shapely.get_coordinates(on_border)[0]
+    )
     inward /= np.hypot(*inward)
     metres = geography.TOLERANCE_M / 111_320
 
@@ -101,7 +116,10 @@ def test_lines_must_reach_wallonia_stay_in_belgium_and_should_reach_their_commun
         "POLYGON ((4.86 50.46, 4.87 50.46, 4.87 50.47, 4.86 50.46))",  # Namur, as WKT
     ]
     result = run("mobility/travaux_voiries", _roadworks(lines))
-    assert [p[:3] for p in problems(result)] == [("4", "geometry", "outside_wallonia"), ("5", "geometry", "outside_wallonia")]
+    assert [p[:3] for p in problems(result)] == [
+        ("4", "geometry", "outside_wallonia"),
+        ("5", "geometry", "outside_wallonia"),
+    ]
     assert result.rejected["message"].str.contains("Anderlecht, Brussels-Capital Region").iloc[0]
     assert result.rejected["message"].iloc[1].startswith("part of it lies outside Belgium")
     assert [(w[0], w[2]) for w in problems(result, "warning")] == [("3", "outside_commune")]
@@ -110,22 +128,41 @@ def test_lines_must_reach_wallonia_stay_in_belgium_and_should_reach_their_commun
 
 
 def test_a_point_field_accepts_only_a_point_and_names_what_it_got():
-    data = defibrillators(4) | {"coordinates": [
-        '{"type": "Point", "coordinates": [4.8675, 50.4657]}',
-        '{"type": "LineString", "coordinates": [[4.86, 50.46], [4.87, 50.47]]}',
-        "POLYGON ((4.86 50.46, 4.87 50.46, 4.87 50.47, 4.86 50.46))",
-        '{"type": "GeometryCollection", "geometries": [{"type": "Point", "coordinates": [4.86, 50.46]}]}',
-    ]}
+    data = defibrillators(4) | {
+        "coordinates": [
+            '{"type": "Point", "coordinates": [4.8675, 50.4657]}',
+            '{"type": "LineString", "coordinates": [[4.86, 50.46], [4.87, 50.47]]}',
+            "POLYGON ((4.86 50.46, 4.87 50.46, 4.87 50.47, 4.86 50.46))",
+            '{"type": "GeometryCollection", "geometries": [{"type": "Point", "coordinates": [4.86, 50.46]}]}',
+        ]
+    }
     data.pop("lon"), data.pop("lat")
     result = run("resilience/defibrillateurs", data)
-    assert [p[:3] for p in problems(result)] == [("3", "coordinates", "not_a_point"), ("4", "coordinates", "not_a_point"),
-                                                 ("5", "coordinates", "not_a_point")]
-    assert [m.rsplit(" ", 1)[1] for m in result.rejected["message"]] == ["LineString", "Polygon", "GeometryCollection"]
-    assert result.rejected["message"].iloc[0] == "expected a Point (the standard describes one position); got a LineString"
+    assert [p[:3] for p in problems(result)] == [
+        ("3", "coordinates", "not_a_point"),
+        ("4", "coordinates", "not_a_point"),
+        ("5", "coordinates", "not_a_point"),
+    ]
+    assert [m.rsplit(" ", 1)[1] for m in result.rejected["message"]] == [
+        "LineString",
+        "Polygon",
+        "GeometryCollection",
+    ]
+    assert (
+        result.rejected["message"].iloc[0]
+        == "expected a Point (the standard describes one position); got a LineString"
+    )
 
 
-@pytest.mark.parametrize("key", ["resilience/defibrillateurs", "mobility/stationnements_velos", "mobility/emplacements_pmr",
-                                 "resilience/equipements_collectifs"])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "resilience/defibrillateurs",
+        "mobility/stationnements_velos",
+        "mobility/emplacements_pmr",
+        "resilience/equipements_collectifs",
+    ],
+)
 def test_every_futurocite_position_is_a_point_field_and_our_own_schemas_accept_surfaces(key):
     from omv_pipelines.normalise.engine import point_fields
 
@@ -141,8 +178,12 @@ ZONE = '{"coordinates": [[4.86, 50.46], [4.87, 50.47]], "type": "LineString"}'
 
 
 def _equipment(n: int, **columns) -> dict[str, list]:
-    return {"name": ["Fontaine"] * n, "street_name": ["Rue de Fer"] * n, "street_number": ["7730101"] * n,
-            "type": ["Point d'eau potable"] * n} | columns
+    return {
+        "name": ["Fontaine"] * n,
+        "street_name": ["Rue de Fer"] * n,
+        "street_number": ["7730101"] * n,
+        "type": ["Point d'eau potable"] * n,
+    } | columns
 
 
 def _from(kind: str, data: dict) -> pd.DataFrame:
@@ -157,11 +198,16 @@ def _normalise(raw: pd.DataFrame, key: str = "resilience/equipements_collectifs"
 
 def test_template_columns_coordinates_and_geometry_each_go_to_their_field():
     """The équipements collectifs template has both; a row without a zone is complete."""
-    result = _normalise(_from("spreadsheet", _equipment(2, coordinates=[POINT, POINT], geometry=[ZONE, None])))
+    result = _normalise(
+        _from("spreadsheet", _equipment(2, coordinates=[POINT, POINT], geometry=[ZONE, None]))
+    )
     assert problems(result) == [] and problems(result, "warning") == []
     assert result.valid["coordinates"].tolist() == [POINT, POINT]
     assert result.valid["geometry"].tolist()[0] == ZONE and pd.isna(result.valid["geometry"].iloc[1])
-    assert result.matched_columns["coordinates"] == "coordinates" and result.matched_columns["geometry"] == "geometry"
+    assert (
+        result.matched_columns["coordinates"] == "coordinates"
+        and result.matched_columns["geometry"] == "geometry"
+    )
 
 
 @pytest.mark.parametrize("kind", ["wfs", "sql"])
@@ -181,9 +227,14 @@ def test_a_spatial_source_with_its_own_point_column_keeps_it_and_the_harvested_g
 
 
 def test_the_harvested_geometry_goes_to_the_zone_only_when_mapped_there():
-    polygon = '{"coordinates": [[[4.86, 50.46], [4.87, 50.46], [4.87, 50.47], [4.86, 50.46]]], "type": "Polygon"}'
-    result = _normalise(_from("wfs", _equipment(1, X=[4.8675], Y=[50.4657], geometry=[polygon])),
-                        columns={"geometry": "geometry"}, geometry={"x": "X", "y": "Y"})
+    polygon = (
+        '{"coordinates": [[[4.86, 50.46], [4.87, 50.46], [4.87, 50.47], [4.86, 50.46]]], "type": "Polygon"}'
+    )
+    result = _normalise(
+        _from("wfs", _equipment(1, X=[4.8675], Y=[50.4657], geometry=[polygon])),
+        columns={"geometry": "geometry"},
+        geometry={"x": "X", "y": "Y"},
+    )
     assert problems(result) == []
     assert result.valid["coordinates"].tolist() == [POINT] and result.valid["geometry"].tolist() == [polygon]
 
@@ -202,6 +253,7 @@ def test_roadworks_from_a_wfs_take_the_harvested_geometry():
 
 
 # --- The shipped boundaries ------------------------------------------------------------------------
+
 
 def test_the_boundary_file_holds_every_current_walloon_commune_and_says_where_it_comes_from():
     text = resources.files("omv_pipelines.catalog").joinpath(geography.BOUNDARIES_FILE).read_text("utf-8")
@@ -228,7 +280,11 @@ def test_the_boundary_file_is_what_the_build_script_makes(reference_dir, tmp_pat
     from pathlib import Path
 
     script = Path(__file__).resolve().parents[2] / "scripts" / "build_communes.py"
-    done = subprocess.run([sys.executable, str(script), str(reference_dir / "communes"), "--check"], capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, str(script), str(reference_dir / "communes"), "--check"],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
