@@ -31,7 +31,19 @@ from pathlib import Path
 PG_URL = os.environ.get("OMV_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 TYPENAME = "points"
 PAGE_SIZE = 10_000
-COLUMNS = ["id", "nom", "type", "places", "cout", "taux", "couvert", "installe", "modifie", "remarque", "code_postal"]
+COLUMNS = [
+    "id",
+    "nom",
+    "type",
+    "places",
+    "cout",
+    "taux",
+    "couvert",
+    "installe",
+    "modifie",
+    "remarque",
+    "code_postal",
+]
 TARGETS = {"sql": (2.0, 500), "wfs": (1.5, None)}  # time ratio to the peer, peak MB of our side
 
 
@@ -119,15 +131,29 @@ def bench_sql(rows: int, workdir: Path, repeat: int) -> list[Run]:
         ours, out = median_of(repeat, "harvest_sql", [sys.executable, __file__, "--child-sql", table], env)
         stats = json.loads(out.strip().splitlines()[-1])
         assert stats["rows"] == rows, stats
-        ours.detail = f"{stats['rows']:,} rows in {stats['chunks']} chunks, in-process {stats['duration_s']} s"
+        ours.detail = (
+            f"{stats['rows']:,} rows in {stats['chunks']} chunks, in-process {stats['duration_s']} s"
+        )
         # The same result as harvest_sql fetches: every column but the raw geometry, and its WGS84 GeoJSON.
-        select = f"SELECT {', '.join(COLUMNS)}, ST_AsGeoJSON(ST_Transform(geom, 4326)) AS geojson FROM {table}"
+        select = (
+            f"SELECT {', '.join(COLUMNS)}, ST_AsGeoJSON(ST_Transform(geom, 4326)) AS geojson FROM {table}"
+        )
         csv = workdir / "velos.csv"
         url = engine.url
         psql = [
-            "psql", "-X", "-q", "-h", url.host or "127.0.0.1", "-p", str(url.port or 5432),
-            "-U", url.username or "postgres", "-d", url.database or "postgres",
-            "-c", f"\\copy ({select}) to '{csv}' csv header",
+            "psql",
+            "-X",
+            "-q",
+            "-h",
+            url.host or "127.0.0.1",
+            "-p",
+            str(url.port or 5432),
+            "-U",
+            url.username or "postgres",
+            "-d",
+            url.database or "postgres",
+            "-c",
+            f"\\copy ({select}) to '{csv}' csv header",
         ]
         peer, _ = median_of(repeat, "psql \\copy", psql)
         peer.detail = f"{csv.stat().st_size / 1e6:,.0f} MB of CSV"
@@ -162,9 +188,25 @@ def make_points(path: Path, features: int) -> None:
     frame.to_csv(csv, index=False)
     subprocess.run(
         [
-            "ogr2ogr", "-f", "GPKG", str(path), str(csv), "-nln", TYPENAME, "-lco", "FID=fid",
-            "-oo", "X_POSSIBLE_NAMES=x", "-oo", "Y_POSSIBLE_NAMES=y", "-oo", "AUTODETECT_TYPE=YES",
-            "-a_srs", "EPSG:31370", "-nlt", "POINT",
+            "ogr2ogr",
+            "-f",
+            "GPKG",
+            str(path),
+            str(csv),
+            "-nln",
+            TYPENAME,
+            "-lco",
+            "FID=fid",
+            "-oo",
+            "X_POSSIBLE_NAMES=x",
+            "-oo",
+            "Y_POSSIBLE_NAMES=y",
+            "-oo",
+            "AUTODETECT_TYPE=YES",
+            "-a_srs",
+            "EPSG:31370",
+            "-nlt",
+            "POINT",
         ],
         check=True,
         capture_output=True,
@@ -192,7 +234,9 @@ def bench_wfs(features: int, workdir: Path, repeat: int) -> list[Run]:
         ours, out = median_of(repeat, "harvest_wfs", argv)
         stats = json.loads(out.strip().splitlines()[-1])
         assert stats["rows"] == features, stats
-        ours.detail = ", ".join(f"{k} {stats[k]}" for k in ("pages", "version", "output_format") if k in stats)
+        ours.detail = ", ".join(
+            f"{k} {stats[k]}" for k in ("pages", "version", "output_format") if k in stats
+        )
         target = workdir / "points.geojson"
         # GDAL pages with the same page size (STARTINDEX/COUNT), reads the feature type's schema from this
         # server's DescribeFeatureType and never fetches schemas named in the documents from elsewhere.
@@ -254,7 +298,11 @@ def main() -> None:
             report(f"(a) SQL, {args.rows:,} rows", bench_sql(args.rows, workdir, args.repeat), TARGETS["sql"])
         if args.only in (None, "wfs"):
             print(f"\n(b) WFS layer of {args.features:,} points, pages of {PAGE_SIZE:,}", flush=True)
-            report(f"(b) WFS, {args.features:,} features", bench_wfs(args.features, workdir, args.repeat), TARGETS["wfs"])
+            report(
+                f"(b) WFS, {args.features:,} features",
+                bench_wfs(args.features, workdir, args.repeat),
+                TARGETS["wfs"],
+            )
 
 
 if __name__ == "__main__":

@@ -30,13 +30,31 @@ import pandas as pd
 
 DATASET = "resilience/defibrillateurs"
 COMMUNE = "92094"
-STREETS = ["Rue de Fer", "Place d'Armes", "Rue de l'Ange", "Boulevard Cauchy", "Avenue de la Plante", "Rue Godefroid",
-           "Chaussée de Louvain", "Rue des Brasseurs", "Place de la Station", "Rue Saint-Nicolas"]
+STREETS = [
+    "Rue de Fer",
+    "Place d'Armes",
+    "Rue de l'Ange",
+    "Boulevard Cauchy",
+    "Avenue de la Plante",
+    "Rue Godefroid",
+    "Chaussée de Louvain",
+    "Rue des Brasseurs",
+    "Place de la Station",
+    "Rue Saint-Nicolas",
+]
 MAPPING = {
     "id": "{numero}",
-    "columns": {"name": "nom", "street_name": "rue", "street_number": "code_rue", "house_number": "num_police",
-                "Indoor": "interieur", "accessibility": "acces", "permanently_accessible": "h24",
-                "schedule": "horaires", "installation_date": "date_installation"},
+    "columns": {
+        "name": "nom",
+        "street_name": "rue",
+        "street_number": "code_rue",
+        "house_number": "num_police",
+        "Indoor": "interieur",
+        "accessibility": "acces",
+        "permanently_accessible": "h24",
+        "schedule": "horaires",
+        "installation_date": "date_installation",
+    },
     "formats": {"installation_date": "%d/%m/%Y"},
     "geometry": {"x": "lambert_x", "y": "lambert_y", "crs": "EPSG:31370"},
 }
@@ -69,20 +87,22 @@ def source_rows(n: int, seed: int = 42) -> pd.DataFrame:
     day = pd.Series(rng.integers(1, 29, n)).astype("string").str.zfill(2)
     month = pd.Series(rng.integers(1, 13, n)).astype("string").str.zfill(2)
     year = pd.Series(rng.integers(2010, 2025, n)).astype("string")
-    frame = pd.DataFrame({
-        "numero": numero,
-        "nom": "DAE " + numero,
-        "rue": pd.Series(np.array(STREETS)[rng.integers(0, len(STREETS), n)], dtype="string"),
-        "code_rue": (7730000 + rng.integers(0, 9999, n)).astype(str),
-        "num_police": rng.integers(1, 300, n).astype(str),
-        "lambert_x": lambert_x.round(2).astype(str),
-        "lambert_y": lambert_y.round(2).astype(str),
-        "interieur": np.where(rng.random(n) < 0.7, "oui", "non"),
-        "acces": np.where(rng.random(n) < 0.9, "public", "prive"),
-        "h24": np.where(rng.random(n) < 0.3, "Oui", "Non"),
-        "horaires": "Mo-Fr 08:00-17:00",
-        "date_installation": day + "/" + month + "/" + year,
-    }).astype("string")
+    frame = pd.DataFrame(
+        {
+            "numero": numero,
+            "nom": "DAE " + numero,
+            "rue": pd.Series(np.array(STREETS)[rng.integers(0, len(STREETS), n)], dtype="string"),
+            "code_rue": (7730000 + rng.integers(0, 9999, n)).astype(str),
+            "num_police": rng.integers(1, 300, n).astype(str),
+            "lambert_x": lambert_x.round(2).astype(str),
+            "lambert_y": lambert_y.round(2).astype(str),
+            "interieur": np.where(rng.random(n) < 0.7, "oui", "non"),
+            "acces": np.where(rng.random(n) < 0.9, "public", "prive"),
+            "h24": np.where(rng.random(n) < 0.3, "Oui", "Non"),
+            "horaires": "Mo-Fr 08:00-17:00",
+            "date_installation": day + "/" + month + "/" + year,
+        }
+    ).astype("string")
     defects = rng.choice(np.arange(1, n), size=n // 100, replace=False)
     bad_date, no_name, bad_bool, duplicate, outside, elsewhere = np.array_split(defects, 6)
     frame.loc[bad_date, "date_installation"] = "31/02/2021"
@@ -91,7 +111,10 @@ def source_rows(n: int, seed: int = 42) -> pd.DataFrame:
     frame.loc[duplicate, "numero"] = frame["numero"].iloc[duplicate - 1].to_numpy()
     frame.loc[outside, ["lambert_x", "lambert_y"]] = "0"
     x, y = _lambert_points_in("62063", len(elsewhere), rng)  # in Liège: kept, with a warning
-    frame.loc[elsewhere, "lambert_x"], frame.loc[elsewhere, "lambert_y"] = x.round(2).astype(str), y.round(2).astype(str)
+    frame.loc[elsewhere, "lambert_x"], frame.loc[elsewhere, "lambert_y"] = (
+        x.round(2).astype(str),
+        y.round(2).astype(str),
+    )
     return frame
 
 
@@ -105,19 +128,30 @@ def standard_rows(source: pd.DataFrame) -> pd.DataFrame:
     lon, lat = Transformer.from_crs("EPSG:31370", "EPSG:4326", always_xy=True).transform(
         source["lambert_x"].astype(float).to_numpy(), source["lambert_y"].astype(float).to_numpy()
     )
-    coordinates = ('{"coordinates": [' + pd.Series(lon.round(8)).astype("string") + ", "
-                   + pd.Series(lat.round(8)).astype("string") + '], "type": "Point"}')
+    coordinates = (
+        '{"coordinates": ['
+        + pd.Series(lon.round(8)).astype("string")
+        + ", "
+        + pd.Series(lat.round(8)).astype("string")
+        + '], "type": "Point"}'
+    )
     day_month_year = source["date_installation"].str.split("/", expand=True)
     iso = day_month_year[2] + "-" + day_month_year[1] + "-" + day_month_year[0]
     yes_no = {"oui": "true", "non": "false"}
     columns = {
-        "id": COMMUNE + "-" + source["numero"], "name": source["nom"], "municipality": "Namur", "ins_code": COMMUNE,
-        "street_name": source["rue"], "street_number": source["code_rue"], "house_number": source["num_police"],
+        "id": COMMUNE + "-" + source["numero"],
+        "name": source["nom"],
+        "municipality": "Namur",
+        "ins_code": COMMUNE,
+        "street_name": source["rue"],
+        "street_number": source["code_rue"],
+        "house_number": source["num_police"],
         "coordinates": coordinates,
         "Indoor": source["interieur"].str.lower().map(yes_no).fillna(source["interieur"]),
         "accessibility": source["acces"].map({"public": "Public", "prive": "Privé"}),
         "permanently_accessible": source["h24"].str.lower().map(yes_no),
-        "schedule": source["horaires"], "installation_date": iso,
+        "schedule": source["horaires"],
+        "installation_date": iso,
     }
     return pd.DataFrame({name: columns.get(name, "") for name in schema.field_names}).astype("string")
 
@@ -135,14 +169,24 @@ def worker_ours(path: Path) -> dict:
     schema, mapping, commune = get_schema(DATASET), Mapping(**MAPPING), lookup(COMMUNE)
     started = time.perf_counter()
     raw = pd.read_csv(path, dtype="string", keep_default_na=False, na_values=[""])
-    raw[SOURCE_ID], raw[HARVESTED_AT], raw[SOURCE_ROW] = "bench", pd.Timestamp.now(tz="UTC"), np.arange(2, len(raw) + 2)
+    raw[SOURCE_ID], raw[HARVESTED_AT], raw[SOURCE_ROW] = (
+        "bench",
+        pd.Timestamp.now(tz="UTC"),
+        np.arange(2, len(raw) + 2),
+    )
     read_s = time.perf_counter() - started
     started = time.perf_counter()
     result = normalise(raw, schema, mapping, commune)
     normalise_s = time.perf_counter() - started
-    return {"rows": len(raw), "read_s": read_s, "normalise_s": normalise_s, "valid": len(result.valid),
-            "rejected_rows": result.rejected_rows, "problems": len(result.rejected) + len(result.warnings),
-            "peak_mib": _peak_mib()}
+    return {
+        "rows": len(raw),
+        "read_s": read_s,
+        "normalise_s": normalise_s,
+        "valid": len(result.valid),
+        "rejected_rows": result.rejected_rows,
+        "problems": len(result.rejected) + len(result.warnings),
+        "peak_mib": _peak_mib(),
+    }
 
 
 def worker_frictionless(path: Path) -> dict:
@@ -152,12 +196,19 @@ def worker_frictionless(path: Path) -> dict:
 
     schema = frictionless.Schema.from_descriptor(get_schema(DATASET).descriptor)
     started = time.perf_counter()
-    report = frictionless.Resource(path=path.name, basepath=str(path.parent), schema=schema).validate(limit_errors=10**9)
+    report = frictionless.Resource(path=path.name, basepath=str(path.parent), schema=schema).validate(
+        limit_errors=10**9
+    )
     seconds = time.perf_counter() - started
     task = report.tasks[0]
     invalid_rows = len({e.row_number for e in task.errors if getattr(e, "row_number", None)})
-    return {"rows": task.stats["rows"], "seconds": seconds, "errors": len(task.errors), "invalid_rows": invalid_rows,
-            "peak_mib": _peak_mib()}
+    return {
+        "rows": task.stats["rows"],
+        "seconds": seconds,
+        "errors": len(task.errors),
+        "invalid_rows": invalid_rows,
+        "peak_mib": _peak_mib(),
+    }
 
 
 def _run_worker(kind: str, path: Path) -> dict:
@@ -168,8 +219,15 @@ def _run_worker(kind: str, path: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, default=1_000_000, help="rows normalised by us (default 1,000,000)")
-    parser.add_argument("--frictionless-rows", type=int, default=50_000, help="rows validated by frictionless (default 50,000)")
+    parser.add_argument(
+        "--rows", type=int, default=1_000_000, help="rows normalised by us (default 1,000,000)"
+    )
+    parser.add_argument(
+        "--frictionless-rows",
+        type=int,
+        default=50_000,
+        help="rows validated by frictionless (default 50,000)",
+    )
     parser.add_argument("--worker", choices=["ours", "frictionless"], help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -179,18 +237,26 @@ def main() -> None:
         return
 
     with tempfile.TemporaryDirectory(prefix="omv-bench-") as folder:
-        print(f"Generating {args.rows:,} synthetic source rows (Lambert 72, oui/non, dd/mm/yyyy, ~1% defects)…", flush=True)
+        print(
+            f"Generating {args.rows:,} synthetic source rows (Lambert 72, oui/non, dd/mm/yyyy, ~1% defects)…",
+            flush=True,
+        )
         source = source_rows(args.rows)
         source_csv = Path(folder) / "source.csv"
         source.to_csv(source_csv, index=False)
         subset = min(args.frictionless_rows, args.rows)
         standard_csv = Path(folder) / "standard.csv"
-        standard_rows(source.iloc[:subset]).to_csv(standard_csv, index=False, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+        standard_rows(source.iloc[:subset]).to_csv(
+            standard_csv, index=False, quoting=csv.QUOTE_ALL, lineterminator="\r\n"
+        )
         del source
 
         print(f"omv normalise(): reading and normalising {args.rows:,} rows…", flush=True)
         ours = _run_worker("ours", source_csv)
-        print(f"frictionless {_frictionless_version()}: validating {subset:,} rows in the standard's shape…", flush=True)
+        print(
+            f"frictionless {_frictionless_version()}: validating {subset:,} rows in the standard's shape…",
+            flush=True,
+        )
         theirs = _run_worker("frictionless", standard_csv)
 
     ours_total = ours["read_s"] + ours["normalise_s"]
@@ -198,19 +264,31 @@ def main() -> None:
     theirs_rate = theirs["rows"] / theirs["seconds"]
     print()
     print(f"{'':30}{'rows':>11}{'seconds':>10}{'rows/s':>12}{'peak RSS MiB':>14}  found")
-    print(f"{'omv read_csv + normalise()':30}{ours['rows']:>11,}{ours_total:>10.2f}{ours_rate:>12,.0f}{ours['peak_mib']:>14,.0f}"
-          f"  {ours['rejected_rows']:,} rows rejected, {ours['problems']:,} problems")
-    print(f"{'  of which normalise()':30}{ours['rows']:>11,}{ours['normalise_s']:>10.2f}{ours_rate_normalise:>12,.0f}")
-    print(f"{'frictionless validate':30}{theirs['rows']:>11,}{theirs['seconds']:>10.2f}{theirs_rate:>12,.0f}{theirs['peak_mib']:>14,.0f}"
-          f"  {theirs['invalid_rows']:,} rows invalid, {theirs['errors']:,} errors")
+    print(
+        f"{'omv read_csv + normalise()':30}{ours['rows']:>11,}{ours_total:>10.2f}{ours_rate:>12,.0f}{ours['peak_mib']:>14,.0f}"
+        f"  {ours['rejected_rows']:,} rows rejected, {ours['problems']:,} problems"
+    )
+    print(
+        f"{'  of which normalise()':30}{ours['rows']:>11,}{ours['normalise_s']:>10.2f}{ours_rate_normalise:>12,.0f}"
+    )
+    print(
+        f"{'frictionless validate':30}{theirs['rows']:>11,}{theirs['seconds']:>10.2f}{theirs_rate:>12,.0f}{theirs['peak_mib']:>14,.0f}"
+        f"  {theirs['invalid_rows']:,} rows invalid, {theirs['errors']:,} errors"
+    )
     print()
-    print(f"Throughput ratio (rows/s, read + normalise vs frictionless): {ours_rate / theirs_rate:,.1f}x "
-          f"(normalise alone: {ours_rate_normalise / theirs_rate:,.1f}x); target >= 20x.")
+    print(
+        f"Throughput ratio (rows/s, read + normalise vs frictionless): {ours_rate / theirs_rate:,.1f}x "
+        f"(normalise alone: {ours_rate_normalise / theirs_rate:,.1f}x); target >= 20x."
+    )
     if subset < ours["rows"]:
-        print(f"Frictionless ran on the first {subset:,} rows only (it is slow); rates are compared, not totals.")
+        print(
+            f"Frictionless ran on the first {subset:,} rows only (it is slow); rates are compared, not totals."
+        )
     print("Peak memory: ru_maxrss of each side's own subprocess (interpreter, imports and data included).")
-    print("Frictionless cannot check what the standard does not say (points in Wallonia, in the commune), "
-          "so it finds fewer problems.")
+    print(
+        "Frictionless cannot check what the standard does not say (points in Wallonia, in the commune), "
+        "so it finds fewer problems."
+    )
 
 
 def _frictionless_version() -> str:

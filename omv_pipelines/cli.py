@@ -1,10 +1,10 @@
 """`omv`: the command line for people, next to the Dagster UI.
 
-    omv demo                   run the bundled demo end to end (MapServer WFS on loopback, export folder)
-    omv ui                     open the Dagster UI on this project (same instance as `omv demo`)
-    omv validate [FOLDER]      check a catalogue folder and say what to fix
-    omv preview FILE           harvest and validate one commune's datasets, publish nothing
-    omv catalog-schema         print the JSON Schema of a commune file (for editors)
+omv demo                   run the bundled demo end to end (MapServer WFS on loopback, export folder)
+omv ui                     open the Dagster UI on this project (same instance as `omv demo`)
+omv validate [FOLDER]      check a catalogue folder and say what to fix
+omv preview FILE           harvest and validate one commune's datasets, publish nothing
+omv catalog-schema         print the JSON Schema of a commune file (for editors)
 """
 
 from __future__ import annotations
@@ -67,21 +67,30 @@ def cmd_preview(args: argparse.Namespace) -> int:
     failed = False
     datasets = sorted(entry.config.datasets)
     for number, dataset_key in enumerate(datasets, start=1):
-        print(f"[{number}/{len(datasets)}] {entry.config.commune.name} — {dataset_key}: harvesting…", flush=True)
+        print(
+            f"[{number}/{len(datasets)}] {entry.config.commune.name} — {dataset_key}: harvesting…", flush=True
+        )
         try:
             harvested = flow.harvest_dataset(entry, dataset_key)
-            print(f"        {len(harvested.frame)} rows harvested in {harvested.duration_s:.1f}s; validating…", flush=True)
+            print(
+                f"        {len(harvested.frame)} rows harvested in {harvested.duration_s:.1f}s; validating…",
+                flush=True,
+            )
             result = flow.normalise_dataset(entry, dataset_key, harvested.frame)
         except flow.FlowError as exc:
             print(f"ERROR  {exc}", file=sys.stderr)
             failed = True
             continue
         report = flow.report_table(result)
-        print(f"        {len(result.valid)} valid, {result.rejected_rows} rejected, {len(result.warnings)} warnings")
+        print(
+            f"        {len(result.valid)} valid, {result.rejected_rows} rejected, {len(result.warnings)} warnings"
+        )
         if result.unknown_columns:
             print(f"        columns not in the standard (left out): {', '.join(result.unknown_columns)}")
         for row in report.itertuples(index=False):
-            print(f"        row {row.source_row} [{row.severity}] {row.field}: {row.message} (value: {row.raw_value})")
+            print(
+                f"        row {row.source_row} [{row.severity}] {row.field}: {row.message} (value: {row.raw_value})"
+            )
         if args.report_dir:
             out = Path(args.report_dir) / f"{entry.config.dataset_id(dataset_key)}.report.csv"
             out.parent.mkdir(parents=True, exist_ok=True)
@@ -115,7 +124,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"Demo WFS (MapServer) serving on {wfs.url}")
         for code, entry in sorted(catalog.active.items()):
             result = run_commune(defs, instance, entry.config, tags={tags.REASON: "demo"})
-            print(f"{'ok' if result.success else 'FAILED':6} {entry.config.commune.name} ({code}) run {result.run_id}")
+            print(
+                f"{'ok' if result.success else 'FAILED':6} {entry.config.commune.name} ({code}) run {result.run_id}"
+            )
             for line in run_summary(result):
                 print(f"         {line}")
             if not result.success:
@@ -134,7 +145,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_ui(args: argparse.Namespace) -> int:
     _dagster_home()
-    command = [sys.executable, "-m", "dagster", "dev", "-m", "omv_pipelines.definitions", "-p", str(args.port)]
+    command = [
+        sys.executable,
+        "-m",
+        "dagster",
+        "dev",
+        "-m",
+        "omv_pipelines.definitions",
+        "-p",
+        str(args.port),
+    ]
     return subprocess.call(command)
 
 
@@ -142,7 +162,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="omv", description="Ouvrir ma ville pipelines")
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="run the bundled demo end to end")
-    demo.add_argument("--data-dir", default=os.environ.get("OMV_DATA_DIR", "data"), help="tables and exports (default: ./data)")
+    demo.add_argument(
+        "--data-dir",
+        default=os.environ.get("OMV_DATA_DIR", "data"),
+        help="tables and exports (default: ./data)",
+    )
     demo.set_defaults(func=cmd_demo)
     ui = commands.add_parser("ui", help="open the Dagster UI (dagster dev) on the demo's instance")
     ui.add_argument("--port", type=int, default=3000)

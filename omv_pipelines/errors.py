@@ -19,7 +19,9 @@ class OmvError(Exception):
 
     retryable: bool = False
 
-    def __init__(self, message: str, hint: str | None = None, *, retryable: bool | None = None, **context: str):
+    def __init__(
+        self, message: str, hint: str | None = None, *, retryable: bool | None = None, **context: str
+    ):
         self.message = message
         self.hint = hint
         if retryable is not None:

@@ -18,12 +18,16 @@ SECRET_PARAM = re.compile(r"key|token|pass|pwd|secret|auth|sig|credential", re.I
 # Shortest registered value that is replaced as is: shorter ones would mask ordinary words.
 MIN_SECRET_LENGTH = 4
 
-_USERINFO = re.compile(r"(?P<scheme>\b[a-z][a-z0-9+.\-]*://)(?P<user>[^/\s:@]*)(?::(?P<password>[^/\s@]*))?@", re.IGNORECASE)
+_USERINFO = re.compile(
+    r"(?P<scheme>\b[a-z][a-z0-9+.\-]*://)(?P<user>[^/\s:@]*)(?::(?P<password>[^/\s@]*))?@", re.IGNORECASE
+)
 _QUERY_VALUE = re.compile(
     r"(?P<name>[?&;\s\"'](?:[\w.\-]*(?:key|token|pass|pwd|secret|auth|sig|credential)[\w.\-]*))=(?P<value>[^&#\s\"']*)",
     re.IGNORECASE,
 )
-_AUTH_HEADER = re.compile(r"(?P<name>\b(?:proxy-)?authorization\b[\"']?\s*[:=]\s*[\"']?)(?P<value>[^\r\n\"',}]+)", re.IGNORECASE)
+_AUTH_HEADER = re.compile(
+    r"(?P<name>\b(?:proxy-)?authorization\b[\"']?\s*[:=]\s*[\"']?)(?P<value>[^\r\n\"',}]+)", re.IGNORECASE
+)
 
 _registered: set[str] = set()
 _lock = threading.Lock()
@@ -48,7 +52,9 @@ def redact(text: object, *secrets: str | None) -> str:
     values = {s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH} | _registered
     for value in sorted(values, key=len, reverse=True):  # longest first: a secret may contain another
         out = out.replace(value, MASK)
-    out = _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@" if m["password"] is not None else m[0], out)
+    out = _USERINFO.sub(
+        lambda m: f"{m['scheme']}{m['user']}:{MASK}@" if m["password"] is not None else m[0], out
+    )
     out = _QUERY_VALUE.sub(lambda m: f"{m['name']}={MASK}", out)
     return _AUTH_HEADER.sub(lambda m: f"{m['name']}{MASK}", out)
 

@@ -1,10 +1,10 @@
 """Non-secret settings from the environment, with the defaults a newcomer needs (the bundled demo).
 
-    OMV_CATALOG   folder of commune YAML files (default: the bundled demo catalogue)
-    OMV_DATA_DIR  where tables (Parquet) and exports go (default: ./data); any fsspec URL for tables
-    ODWB_URL      portal base URL, e.g. https://www.odwb.be (publication goes to ODWB only with a key)
-    ODWB_API_KEY  secret; read only through dagster.EnvVar, never here
-    ODWB_LICENSE_ID, ODWB_THEME_ID  the portal's ids of the licence and theme to set on datasets
+OMV_CATALOG   folder of commune YAML files (default: the bundled demo catalogue)
+OMV_DATA_DIR  where tables (Parquet) and exports go (default: ./data); any fsspec URL for tables
+ODWB_URL      portal base URL, e.g. https://www.odwb.be (publication goes to ODWB only with a key)
+ODWB_API_KEY  secret; read only through dagster.EnvVar, never here
+ODWB_LICENSE_ID, ODWB_THEME_ID  the portal's ids of the licence and theme to set on datasets
 """
 
 from __future__ import annotations

@@ -27,13 +27,17 @@ from omv_pipelines.secrets import MASK, redact, redact_url
         ("https://blob.example/f?sv=2024&sig=AbC%2Bd", f"https://blob.example/f?sv=2024&sig={MASK}"),
         ("GET /api?APIKEY=K3y HTTP/1.1", f"GET /api?APIKEY={MASK} HTTP/1.1"),
         # SQLAlchemy URLs with the password in the query
-        ("mysql+pymysql://root@db/test?password=s3cret&charset=utf8",
-         f"mysql+pymysql://root@db/test?password={MASK}&charset=utf8"),
+        (
+            "mysql+pymysql://root@db/test?password=s3cret&charset=utf8",
+            f"mysql+pymysql://root@db/test?password={MASK}&charset=utf8",
+        ),
         # Authorization headers, as text and as a dict's repr
         ("Authorization: Bearer eyJhbGciOi.x.y", f"Authorization: {MASK}"),
         ("Proxy-Authorization: Basic Ym9iOnB3", f"Proxy-Authorization: {MASK}"),
-        ("{'Authorization': 'Apikey 0123456789abcdef', 'Accept': '*/*'}",
-         f"{{'Authorization': '{MASK}', 'Accept': '*/*'}}"),
+        (
+            "{'Authorization': 'Apikey 0123456789abcdef', 'Accept': '*/*'}",
+            f"{{'Authorization': '{MASK}', 'Accept': '*/*'}}",
+        ),
         ('{"authorization": "Bearer abc"}', f'{{"authorization": "{MASK}"}}'),
         # ordinary text stays as it is
         ("page 3 of defibrillateurs: 27 features", "page 3 of defibrillateurs: 27 features"),
@@ -65,12 +69,16 @@ def test_short_values_are_not_registered_as_such():
 @pytest.mark.parametrize(
     ("url", "expected"),
     [
-        ("https://bob:pw@geo.example.org:8443/ows?map=/srv/a.map&apikey=abc123&Token=xyz",
-         f"https://geo.example.org:8443/ows?map=/srv/a.map&apikey={MASK}&Token={MASK}"),
+        (
+            "https://bob:pw@geo.example.org:8443/ows?map=/srv/a.map&apikey=abc123&Token=xyz",
+            f"https://geo.example.org:8443/ows?map=/srv/a.map&apikey={MASK}&Token={MASK}",
+        ),
         ("https://bob@h/a.csv#frag", "https://h/a.csv"),  # no user info at all, no fragment
         ("http://[::1]:8080/wfs?SERVICE=WFS", "http://[::1]:8080/wfs?SERVICE=WFS"),
-        ("https://h/f.xlsx?sv=1&sig=abc&access_token=t&client_secret=s&pwd=p",
-         f"https://h/f.xlsx?sv=1&sig={MASK}&access_token={MASK}&client_secret={MASK}&pwd={MASK}"),
+        (
+            "https://h/f.xlsx?sv=1&sig=abc&access_token=t&client_secret=s&pwd=p",
+            f"https://h/f.xlsx?sv=1&sig={MASK}&access_token={MASK}&client_secret={MASK}&pwd={MASK}",
+        ),
     ],
 )
 def test_redact_url(url, expected):

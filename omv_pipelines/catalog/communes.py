@@ -79,7 +79,13 @@ def lookup(ins_code: str) -> Commune:
         raise UnknownCommune(f"{ins_code!r} is not an INS code: expected 5 digits, e.g. '92094' for Namur")
     commune = all_communes().get(code)
     if commune is None:
-        region = {"1": "Flanders", "3": "Flanders", "4": "Flanders", "7": "Flanders", "2": "Brussels or Flemish Brabant"}
+        region = {
+            "1": "Flanders",
+            "3": "Flanders",
+            "4": "Flanders",
+            "7": "Flanders",
+            "2": "Brussels or Flemish Brabant",
+        }
         where = region.get(code[0], "not in the Walloon reference")
         raise UnknownCommune(
             f"INS code {code} is not a Walloon commune ({where}); "

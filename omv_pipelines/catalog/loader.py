@@ -102,7 +102,11 @@ def load_catalog(folder: Path | str) -> Catalog:
     folder = Path(folder)
     catalog = Catalog(folder=folder)
     if not folder.is_dir():
-        catalog.errors.append(CatalogError(folder, ["catalogue folder does not exist; set OMV_CATALOG to a folder of commune YAML files"]))
+        catalog.errors.append(
+            CatalogError(
+                folder, ["catalogue folder does not exist; set OMV_CATALOG to a folder of commune YAML files"]
+            )
+        )
         return catalog
     for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
         try:
@@ -112,7 +116,14 @@ def load_catalog(folder: Path | str) -> Catalog:
             continue
         if config.ins_code in catalog.entries:
             first = catalog.entries[config.ins_code].path.name
-            catalog.errors.append(CatalogError(path, [f"ins_code: {config.ins_code} is already described by {first}; keep one file per commune"]))
+            catalog.errors.append(
+                CatalogError(
+                    path,
+                    [
+                        f"ins_code: {config.ins_code} is already described by {first}; keep one file per commune"
+                    ],
+                )
+            )
             continue
         catalog.entries[config.ins_code] = CatalogEntry(config=config, path=path)
     return catalog

@@ -49,7 +49,9 @@ class OdwbNaming(BaseModel):
     def _known_placeholders(cls, value: str) -> str:
         unknown = set(re.findall(r"{(\w*)}", value)) - {"commune", "ins_code", "theme", "dataset"}
         if unknown:
-            raise ValueError(f"unknown placeholder(s) {', '.join(sorted(unknown))}; use {{commune}}, {{ins_code}}, {{theme}}, {{dataset}}")
+            raise ValueError(
+                f"unknown placeholder(s) {', '.join(sorted(unknown))}; use {{commune}}, {{ins_code}}, {{theme}}, {{dataset}}"
+            )
         return value
 
 
@@ -59,11 +61,17 @@ class DatasetConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     source: Source | None = Field(None, description="Where the rows come from (the common one-source case).")
-    sources: list[Source] = Field(default_factory=list, description="Several sources, stacked (instead of `source`).")
+    sources: list[Source] = Field(
+        default_factory=list, description="Several sources, stacked (instead of `source`)."
+    )
     mapping: Mapping = Field(default_factory=Mapping)
-    dataset_id: str | None = Field(None, description="ODWB dataset_id for this dataset, overriding the commune's template.")
+    dataset_id: str | None = Field(
+        None, description="ODWB dataset_id for this dataset, overriding the commune's template."
+    )
     max_row_drop: float = Field(
-        0.5, ge=0, le=1,
+        0.5,
+        ge=0,
+        le=1,
         description="Largest share of rows that may disappear since the last publication before publishing is refused.",
     )
 
@@ -84,13 +92,19 @@ class CommuneConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    ins_code: str = Field(..., description="5-digit REFNIS / INS code of a current Walloon commune, e.g. '92094'.")
+    ins_code: str = Field(
+        ..., description="5-digit REFNIS / INS code of a current Walloon commune, e.g. '92094'."
+    )
     name: str | None = Field(None, description="The commune's name; checked against the INS code.")
     active: bool = Field(True, description="False stops scheduled runs without deleting history.")
     contact: Contact | None = None
-    schedule: str | None = Field(None, description="Cron (Europe/Brussels) of this commune's sync, overriding the nightly default.")
+    schedule: str | None = Field(
+        None, description="Cron (Europe/Brussels) of this commune's sync, overriding the nightly default."
+    )
     freshness_hours: float = Field(
-        36, gt=0, description="Hours after its last publication when a dataset of this commune counts as late.",
+        36,
+        gt=0,
+        description="Hours after its last publication when a dataset of this commune counts as late.",
     )
     odwb: OdwbNaming = Field(default_factory=OdwbNaming)
     datasets: dict[str, DatasetConfig] = Field(..., description="Datasets provided, keyed 'theme/dataset'.")
@@ -143,17 +157,24 @@ class CommuneConfig(BaseModel):
     def _bbox_in_wallonia(cls, value: tuple[float, float, float, float] | None):
         if value is None:
             return value
-        from omv_pipelines.geography import wallonia_envelope  # reads the boundaries: only when a box is given
+        from omv_pipelines.geography import (
+            wallonia_envelope,
+        )  # reads the boundaries: only when a box is given
 
         lon_min, lat_min, lon_max, lat_max = value
         lo_lon, lo_lat, hi_lon, hi_lat = wallonia_envelope()
         w_lon_min, w_lat_min, w_lon_max, w_lat_max = extent = [
-            math.floor(lo_lon * 100) / 100, math.floor(lo_lat * 100) / 100, math.ceil(hi_lon * 100) / 100, math.ceil(hi_lat * 100) / 100,
+            math.floor(lo_lon * 100) / 100,
+            math.floor(lo_lat * 100) / 100,
+            math.ceil(hi_lon * 100) / 100,
+            math.ceil(hi_lat * 100) / 100,
         ]
         if not (lon_min < lon_max and lat_min < lat_max):
             raise ValueError("expected [lon_min, lat_min, lon_max, lat_max] with min < max (WGS84 degrees)")
         if lon_min < w_lon_min or lon_max > w_lon_max or lat_min < w_lat_min or lat_max > w_lat_max:
-            raise ValueError(f"the box {list(value)} is not inside Wallonia (its extent is {extent}): check the lon/lat order")
+            raise ValueError(
+                f"the box {list(value)} is not inside Wallonia (its extent is {extent}): check the lon/lat order"
+            )
         return value
 
     @model_validator(mode="after")

@@ -13,7 +13,6 @@ The webhook URL is a secret too (it carries the channel's token): errors name th
 The webhook is posted through the project's one HTTP session (retries on connection errors, 429, 5xx).
 """
 
-
 import os
 from collections.abc import Mapping, Sequence
 from functools import cache
@@ -52,7 +51,9 @@ class AlertResource(dg.ConfigurableResource):
 
     @property
     def channels(self) -> list[str]:
-        return (["webhook"] if self.webhook_url else []) + (["email"] if self.smtp_host and self.email_to else [])
+        return (["webhook"] if self.webhook_url else []) + (
+            ["email"] if self.smtp_host and self.email_to else []
+        )
 
     def send(self, subject: str, text: str) -> list[str]:
         """Try every channel, then raise one AlertError naming those that failed."""
@@ -193,7 +194,11 @@ def alert_resource_from_env(env: Mapping[str, str] | None = None) -> AlertResour
         fields["webhook_url"] = dg.EnvVar("OMV_ALERT_WEBHOOK_URL")
     if email:
         fields |= {"smtp_host": dg.EnvVar("OMV_SMTP_HOST"), "email_to": dg.EnvVar("OMV_ALERT_EMAIL_TO")}
-        optional = {"smtp_from": "OMV_SMTP_FROM", "smtp_user": "OMV_SMTP_USER", "smtp_password": "OMV_SMTP_PASSWORD"}
+        optional = {
+            "smtp_from": "OMV_SMTP_FROM",
+            "smtp_user": "OMV_SMTP_USER",
+            "smtp_password": "OMV_SMTP_PASSWORD",
+        }
         fields |= {field: dg.EnvVar(name) for field, name in optional.items() if env.get(name)}
         if env.get("OMV_SMTP_PORT"):
             fields["smtp_port"] = dg.EnvVar.int("OMV_SMTP_PORT")
@@ -204,4 +209,8 @@ def alert_resource_from_env(env: Mapping[str, str] | None = None) -> AlertResour
 def failure_alerts() -> dg.Definitions:
     """The sensor and its resource exist only when a channel is configured (no sensor shouting into the void)."""
     alerts = alert_resource_from_env()
-    return dg.Definitions(sensors=[alert_on_run_failure], resources={"alerts": alerts}) if alerts else dg.Definitions()
+    return (
+        dg.Definitions(sensors=[alert_on_run_failure], resources={"alerts": alerts})
+        if alerts
+        else dg.Definitions()
+    )

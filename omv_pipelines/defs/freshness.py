@@ -8,7 +8,6 @@ runs, and `commune_freshness_sensor` records it hourly without launching a run. 
 pulled into every commune's run, which should not judge the other communes.)
 """
 
-
 import time
 
 import dagster as dg
@@ -21,13 +20,17 @@ from omv_pipelines.schemas import DATASETS
 CHECK_NAME = "commune_freshness"
 
 
-def late_communes(instance: dg.DagsterInstance, catalog: Catalog, dataset_key: str, now: float) -> dict[str, str]:
+def late_communes(
+    instance: dg.DagsterInstance, catalog: Catalog, dataset_key: str, now: float
+) -> dict[str, str]:
     """INS code → why it is late, among the active communes that provide the dataset."""
     key = DatasetKeys.of(dataset_key).odwb
     expected = {code: e.config for code, e in catalog.active.items() if dataset_key in e.config.datasets}
     if not expected:
         return {}
-    latest = instance.get_latest_storage_id_by_partition(key, dg.DagsterEventType.ASSET_MATERIALIZATION, set(expected))
+    latest = instance.get_latest_storage_id_by_partition(
+        key, dg.DagsterEventType.ASSET_MATERIALIZATION, set(expected)
+    )
     published: dict[str, float] = {}
     if latest:
         records = instance.fetch_materializations(
@@ -44,7 +47,9 @@ def late_communes(instance: dg.DagsterInstance, catalog: Catalog, dataset_key: s
     return late
 
 
-def evaluation(instance: dg.DagsterInstance, catalog: Catalog, dataset_key: str, now: float) -> dg.AssetCheckEvaluation:
+def evaluation(
+    instance: dg.DagsterInstance, catalog: Catalog, dataset_key: str, now: float
+) -> dg.AssetCheckEvaluation:
     late = late_communes(instance, catalog, dataset_key, now)
     return dg.AssetCheckEvaluation(
         asset_key=DatasetKeys.of(dataset_key).regional,
@@ -57,10 +62,13 @@ def evaluation(instance: dg.DagsterInstance, catalog: Catalog, dataset_key: str,
 
 def build_freshness_check(dataset_key: str) -> dg.AssetChecksDefinition:
     @dg.asset_check(
-        asset=DatasetKeys.of(dataset_key).regional, name=CHECK_NAME,
+        asset=DatasetKeys.of(dataset_key).regional,
+        name=CHECK_NAME,
         description="Every active commune providing this dataset published it within its freshness_hours (default 36).",
     )
-    def commune_freshness(context: dg.AssetCheckExecutionContext, catalog: CatalogResource) -> dg.AssetCheckResult:
+    def commune_freshness(
+        context: dg.AssetCheckExecutionContext, catalog: CatalogResource
+    ) -> dg.AssetCheckResult:
         result = evaluation(context.instance, catalog.load(), dataset_key, time.time())
         return dg.AssetCheckResult(passed=result.passed, severity=result.severity, metadata=result.metadata)
 
@@ -82,4 +90,6 @@ freshness_check_defs = freshness_checks()  # module level: the defs folder loade
 )
 def commune_freshness_sensor(context: dg.SensorEvaluationContext, catalog: CatalogResource):
     loaded, now = catalog.load(), time.time()
-    return dg.SensorResult(asset_events=[evaluation(context.instance, loaded, dataset_key, now) for dataset_key in DATASETS])
+    return dg.SensorResult(
+        asset_events=[evaluation(context.instance, loaded, dataset_key, now) for dataset_key in DATASETS]
+    )

@@ -41,7 +41,9 @@ def wfs_hosts(config: CommuneConfig) -> list[str]:
 
 def commune_run_request(config: CommuneConfig, *, reason: str, run_key: str | None = None) -> dg.RunRequest:
     """One run per commune with exactly its datasets, so a broken commune never blocks another."""
-    selection = [key for dataset_key in sorted(config.datasets) for key in DatasetKeys.of(dataset_key).commune_keys]
+    selection = [
+        key for dataset_key in sorted(config.datasets) for key in DatasetKeys.of(dataset_key).commune_keys
+    ]
     run_tags = {tags.COMMUNE: config.ins_code, tags.REASON: reason}
     if hosts := wfs_hosts(config):
         # One tag value per run: a commune reading several WFS hosts counts against their joined name.

@@ -1,10 +1,10 @@
 """The asset keys of each dataset, and the way back from a key to its dataset.
 
-    raw/<theme>/<dataset>          harvested, source-shaped (per commune)
-    <theme>/<dataset>              the shared schema, valid rows only (per commune)
-    quarantine/<theme>/<dataset>   rejected rows and warnings, with reasons (per commune)
-    odwb/<theme>/<dataset>         the publication (per commune)
-    regional/<theme>/<dataset>     all communes together, published too
+raw/<theme>/<dataset>          harvested, source-shaped (per commune)
+<theme>/<dataset>              the shared schema, valid rows only (per commune)
+quarantine/<theme>/<dataset>   rejected rows and warnings, with reasons (per commune)
+odwb/<theme>/<dataset>         the publication (per commune)
+regional/<theme>/<dataset>     all communes together, published too
 """
 
 from __future__ import annotations
@@ -53,11 +53,7 @@ def all_dataset_keys() -> list[DatasetKeys]:
 
 @cache
 def _dataset_by_key() -> dict[dg.AssetKey, str]:
-    return {
-        key: keys.dataset
-        for keys in all_dataset_keys()
-        for key in (*keys.commune_keys, keys.regional)
-    }
+    return {key: keys.dataset for keys in all_dataset_keys() for key in (*keys.commune_keys, keys.regional)}
 
 
 def dataset_of(key: dg.AssetKey) -> str | None:

@@ -50,6 +50,9 @@ class PublisherResource(dg.ConfigurableResource):
             return ExportTarget(Path(self.export_dir))
         secrets.register(self.odwb_api_key)  # resolved from its EnvVar here: masked in every text from now on
         return OdwbTarget(
-            self.odwb_url, self.odwb_api_key, license_id=self.odwb_license_id, theme_id=self.odwb_theme_id,
+            self.odwb_url,
+            self.odwb_api_key,
+            license_id=self.odwb_license_id,
+            theme_id=self.odwb_theme_id,
             max_wait_s=self.odwb_max_wait_s,
         )

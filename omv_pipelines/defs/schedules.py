@@ -6,7 +6,6 @@ simply not requested; its partition and history stay. The regional rebuild has n
 `regional_after_communes` (sensors.py) starts it once the night's commune runs are done.
 """
 
-
 import re
 
 import dagster as dg
@@ -41,7 +40,11 @@ def build_commune_schedule(cron: str) -> dg.ScheduleDefinition:
             context.log.warning(f"catalogue file skipped: {error}")
         known = set(context.instance.get_dynamic_partitions(COMMUNES))
         requests = [
-            commune_run_request(entry.config, reason="schedule", run_key=f"{entry.config.ins_code}-{context.scheduled_execution_time:%Y%m%d%H%M}")
+            commune_run_request(
+                entry.config,
+                reason="schedule",
+                run_key=f"{entry.config.ins_code}-{context.scheduled_execution_time:%Y%m%d%H%M}",
+            )
             for entry in loaded.active.values()
             if (entry.config.schedule or DEFAULT_CRON) == cron and entry.config.ins_code in known
         ]

@@ -38,11 +38,14 @@ def commune_catalog_sensor(context: dg.SensorEvaluationContext, catalog: Catalog
     new = [entry.config for code, entry in sorted(loaded.active.items()) if code not in known]
     if not new:
         return dg.SkipReason(
-            f"{len(known)} communes known, none new" + (f"; {len(loaded.errors)} catalogue file(s) have errors" if loaded.errors else "")
+            f"{len(known)} communes known, none new"
+            + (f"; {len(loaded.errors)} catalogue file(s) have errors" if loaded.errors else "")
         )
     return dg.SensorResult(
         dynamic_partitions_requests=[communes_partitions.build_add_request([c.ins_code for c in new])],
-        run_requests=[jobs.commune_run_request(c, reason="new commune", run_key=f"backfill-{c.ins_code}") for c in new],
+        run_requests=[
+            jobs.commune_run_request(c, reason="new commune", run_key=f"backfill-{c.ins_code}") for c in new
+        ],
     )
 
 
@@ -55,7 +58,11 @@ def _regional_keys(run: dg.DagsterRun) -> set[dg.AssetKey]:
     """The regional tables fed by what a commune run materialised (all of them for a whole-job run)."""
     if run.asset_selection is None:
         return {k.regional for k in all_dataset_keys()}
-    fed = {dataset for key in run.asset_selection if (dataset := dataset_of(key)) and DatasetKeys.of(dataset).table == key}
+    fed = {
+        dataset
+        for key in run.asset_selection
+        if (dataset := dataset_of(key)) and DatasetKeys.of(dataset).table == key
+    }
     return {DatasetKeys.of(dataset).regional for dataset in fed}
 
 
@@ -79,16 +86,22 @@ def regional_rebuild_sensor(context: dg.SensorEvaluationContext):
     instance = context.instance
     busy = [run for run in instance.get_runs(dg.RunsFilter(statuses=UNFINISHED)) if _is_commune_run(run)]
     if busy:
-        return dg.SkipReason(f"{len(busy)} commune run(s) queued or in progress: waiting for the night to finish")
+        return dg.SkipReason(
+            f"{len(busy)} commune run(s) queued or in progress: waiting for the night to finish"
+        )
     last_regional = instance.get_run_records(dg.RunsFilter(job_name=jobs.regional_job.name), limit=1)
     since = last_regional[0].create_timestamp if last_regional else datetime.fromtimestamp(0, tz=timezone.utc)
     done = [
         record
-        for record in instance.get_run_records(dg.RunsFilter(statuses=[dg.DagsterRunStatus.SUCCESS], updated_after=since))
+        for record in instance.get_run_records(
+            dg.RunsFilter(statuses=[dg.DagsterRunStatus.SUCCESS], updated_after=since)
+        )
         if _is_commune_run(record.dagster_run)
     ]
     if not done:
-        return dg.SkipReason(f"no commune run succeeded since the last regional rebuild ({since:%Y-%m-%d %H:%M} UTC)")
+        return dg.SkipReason(
+            f"no commune run succeeded since the last regional rebuild ({since:%Y-%m-%d %H:%M} UTC)"
+        )
     selection = set().union(*(_regional_keys(record.dagster_run) for record in done))
     if not selection:
         return dg.SkipReason("the succeeded commune runs materialised no commune table")

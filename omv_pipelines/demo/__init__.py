@@ -18,7 +18,12 @@ def demo_wfs_layers() -> list:
 
     layers = []
     for path in sorted(WFS_DATA.glob("*.geojson")):
-        crs = json.loads(path.read_text(encoding="utf-8")).get("crs", {}).get("properties", {}).get("name", "EPSG:4326")
+        crs = (
+            json.loads(path.read_text(encoding="utf-8"))
+            .get("crs", {})
+            .get("properties", {})
+            .get("name", "EPSG:4326")
+        )
         epsg = int(re.search(r"(\d+)$", crs).group(1)) if re.search(r"(\d+)$", crs) else 4326
         layers.append(WfsLayer(name=path.stem, path=path, epsg=epsg, feature_id="ident"))
     return layers

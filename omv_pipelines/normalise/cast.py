@@ -26,12 +26,14 @@ _COMBINING = "[\u0300-\u036f]"
 _SPACES = "[ \t\u00a0\u202f]"
 # What people type (word processors, phones) → what the standards write: `Panneau d’affichage`,
 # `Braine-l’Alleud`, « guillemets », en and em dashes, non-breaking and thin spaces.
-_TYPOGRAPHY = str.maketrans({
-    **dict.fromkeys("\u2019\u2018\u201b\u02bc\u2032\u00b4`", "'"),
-    **dict.fromkeys("\u201c\u201d\u201e\u00ab\u00bb\u2033", '"'),
-    **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212", "-"),
-    **dict.fromkeys("\u00a0\u202f\u2007\u2009\u200a\t", " "),
-})
+_TYPOGRAPHY = str.maketrans(
+    {
+        **dict.fromkeys("\u2019\u2018\u201b\u02bc\u2032\u00b4`", "'"),
+        **dict.fromkeys("\u201c\u201d\u201e\u00ab\u00bb\u2033", '"'),
+        **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212", "-"),
+        **dict.fromkeys("\u00a0\u202f\u2007\u2009\u200a\t", " "),
+    }
+)
 
 
 def canonical_typography(text: str) -> str:
@@ -46,7 +48,9 @@ def fold(text: pd.Series) -> pd.Series:
     Computed once per distinct value (vocabulary columns hold a handful among millions of rows).
     """
     codes, uniques = pd.factorize(text.astype("string"))
-    uniques = pd.Series(uniques, dtype="string").map(canonical_typography, na_action="ignore").astype("string")
+    uniques = (
+        pd.Series(uniques, dtype="string").map(canonical_typography, na_action="ignore").astype("string")
+    )
     folded = uniques.str.strip().str.lower().str.normalize("NFKD")
     folded = folded.str.replace(_COMBINING, "", regex=True).to_numpy(dtype=object, na_value=None)
     keys = np.append(folded, None)  # code -1 (missing) → None
@@ -142,7 +146,9 @@ def _parse_dates(values: pd.Series, formats: list[str]) -> pd.Series:
         return parsed.astype("datetime64[us]")
     # Parsed once per distinct value: a million rows hold a few thousand dates.
     codes, uniques = pd.factorize(values)
-    distinct = _parse_distinct(pd.Series(uniques, dtype=values.dtype if values.dtype == "string" else object), formats)
+    distinct = _parse_distinct(
+        pd.Series(uniques, dtype=values.dtype if values.dtype == "string" else object), formats
+    )
     lookup = np.append(distinct.to_numpy(dtype="datetime64[us]"), np.datetime64("NaT", "us"))  # code -1 → NaT
     return pd.Series(lookup[codes], index=values.index, dtype="datetime64[us]")
 
@@ -165,7 +171,9 @@ def _parse_distinct(values: pd.Series, formats: list[str]) -> pd.Series:
             # Values without an offset are local time, not UTC: parse them again as naive.
             naive = ~text[todo].str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True).fillna(False)
             if naive.any():
-                parsed = parsed.mask(naive, pd.to_datetime(text[todo][naive], errors="coerce", format="ISO8601"))
+                parsed = parsed.mask(
+                    naive, pd.to_datetime(text[todo][naive], errors="coerce", format="ISO8601")
+                )
         else:
             parsed = pd.to_datetime(text[todo], errors="coerce", format=fmt)
         result = result.mask(todo, parsed.astype("datetime64[us]").reindex(result.index))

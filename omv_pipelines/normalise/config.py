@@ -51,7 +51,8 @@ class Mapping(BaseModel):
         "(ignoring case and accents) are taken without being listed.",
     )
     constants: dict[str, Any] = Field(
-        default_factory=dict, description="Schema field → a value used for every row, e.g. provider: Ville de Namur."
+        default_factory=dict,
+        description="Schema field → a value used for every row, e.g. provider: Ville de Namur.",
     )
     values: dict[str, dict[str, Any]] = Field(
         default_factory=dict,

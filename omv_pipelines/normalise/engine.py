@@ -21,7 +21,16 @@ from omv_pipelines.normalise.geometry import Geometries, from_geojson, from_text
 from omv_pipelines.schemas import DatasetSchema
 from omv_pipelines.sources.base import GEOMETRY, PROVENANCE_COLUMNS, SOURCE_ID, SOURCE_ROW
 
-PROBLEM_COLUMNS = ["source_id", "source_row", "record_id", "field", "severity", "error_type", "message", "raw_value"]
+PROBLEM_COLUMNS = [
+    "source_id",
+    "source_row",
+    "record_id",
+    "field",
+    "severity",
+    "error_type",
+    "message",
+    "raw_value",
+]
 
 
 class MappingError(OmvError, ValueError):
@@ -64,7 +73,11 @@ class _Problems:
         index = mask[mask].index
 
         def pick(value):
-            return value.loc[index].astype("string") if isinstance(value, pd.Series) else pd.Series(value, index=index, dtype="string")
+            return (
+                value.loc[index].astype("string")
+                if isinstance(value, pd.Series)
+                else pd.Series(value, index=index, dtype="string")
+            )
 
         self.parts.append(
             pd.DataFrame(
@@ -129,26 +142,58 @@ def normalise(
                 geometries = _extra_geometries(raw, resolver, mapping, name, harvested)
             typed[name] = geometries.geojson
             inputs[name] = text = geometries.source_text
-            problems.add(geometries.unreadable, name, "invalid_geometry",
-                         "not a readable geometry: expected GeoJSON, WKT (POINT, LINESTRING, POLYGON or their MULTI "
-                         "forms) or x/y numbers", text)
+            problems.add(
+                geometries.unreadable,
+                name,
+                "invalid_geometry",
+                "not a readable geometry: expected GeoJSON, WKT (POINT, LINESTRING, POLYGON or their MULTI "
+                "forms) or x/y numbers",
+                text,
+            )
             checked = geometries.geojson.notna() & ~geometries.unreadable
             if name in points_only:
                 not_point = checked & ~geometries.is_point
-                problems.add(not_point, name, "not_a_point",
-                             "expected a Point (the standard describes one position); got a " + _geometry_types(geometries.geojson[not_point]),
-                             text)
+                problems.add(
+                    not_point,
+                    name,
+                    "not_a_point",
+                    "expected a Point (the standard describes one position); got a "
+                    + _geometry_types(geometries.geojson[not_point]),
+                    text,
+                )
                 checked &= ~not_point
-            placement = geography.place(geometries.geojson.where(checked), geometries.lon, geometries.lat, commune.ins_code)
+            placement = geography.place(
+                geometries.geojson.where(checked), geometries.lon, geometries.lat, commune.ins_code
+            )
             problems.add(placement.outside_wallonia, name, "outside_wallonia", placement.message, text)
             outside_box = pd.Series(False, index=index)
             if bbox is not None:
-                outside_box = geography.outside_box(geometries.lon, geometries.lat, bbox) & ~placement.outside_wallonia
-                problems.add(outside_box, name, "outside_commune",
-                             f"point outside {commune.name}'s bounding box {list(bbox)} (set in the catalogue)", text)
-            problems.add(placement.outside_commune & ~outside_box, name, "outside_commune", placement.message, text, "warning")
-            problems.add(geometries.swapped, name, "swapped_coordinates",
-                         "latitude and longitude were swapped; they have been put in [lon, lat] order", geometries.source_text, "warning")
+                outside_box = (
+                    geography.outside_box(geometries.lon, geometries.lat, bbox) & ~placement.outside_wallonia
+                )
+                problems.add(
+                    outside_box,
+                    name,
+                    "outside_commune",
+                    f"point outside {commune.name}'s bounding box {list(bbox)} (set in the catalogue)",
+                    text,
+                )
+            problems.add(
+                placement.outside_commune & ~outside_box,
+                name,
+                "outside_commune",
+                placement.message,
+                text,
+                "warning",
+            )
+            problems.add(
+                geometries.swapped,
+                name,
+                "swapped_coordinates",
+                "latitude and longitude were swapped; they have been put in [lon, lat] order",
+                geometries.source_text,
+                "warning",
+            )
             continue
         if name == schema.primary_key:
             source = ids
@@ -166,9 +211,13 @@ def normalise(
         constraints = spec.get("constraints", {})
         if "enum" in constraints and kind == "string":
             value, bad = cast.cast_enum(source, constraints["enum"])
-            problems.add(bad, name, "not_in_enum", "not one of: " + ", ".join(constraints["enum"]), inputs[name])
+            problems.add(
+                bad, name, "not_in_enum", "not one of: " + ", ".join(constraints["enum"]), inputs[name]
+            )
         else:
-            value, bad = _CASTERS[kind](source, formats) if kind in ("date", "datetime") else _CASTERS[kind](source)
+            value, bad = (
+                _CASTERS[kind](source, formats) if kind in ("date", "datetime") else _CASTERS[kind](source)
+            )
             problems.add(bad, name, "invalid_" + kind, _TYPE_HINTS[kind], inputs[name])
         typed[name] = value
 
@@ -207,7 +256,9 @@ def _geometry_types(geojson: pd.Series) -> pd.Series:
     """The GeoJSON type of each geometry, for messages (the canonical text ends with it)."""
     kind = geojson.str.extract(r'"type"\s*:\s*"(\w+)"\s*\}\s*$', expand=False)
     first = geojson.str.extract(r'"type"\s*:\s*"(\w+)"', expand=False)
-    return kind.where(~geojson.str.contains("GeometryCollection", regex=False).fillna(False), "GeometryCollection").fillna(first)
+    return kind.where(
+        ~geojson.str.contains("GeometryCollection", regex=False).fillna(False), "GeometryCollection"
+    ).fillna(first)
 
 
 _CASTERS = {
@@ -286,11 +337,17 @@ class _ColumnResolver:
         if field_name not in self.mapping.constants and self.find(field_name) is not None:
             values = cast.as_text(self.series(field_name))
             return values.fillna(default)
-        return pd.Series(self.mapping.constants.get(field_name, default), index=self.raw.index, dtype="string")
+        return pd.Series(
+            self.mapping.constants.get(field_name, default), index=self.raw.index, dtype="string"
+        )
 
     def unused(self) -> list[str]:
         ignored = {GEOMETRY}
-        return [str(c) for c in self.raw.columns if c not in PROVENANCE_COLUMNS and c not in self.consumed and c not in ignored]
+        return [
+            str(c)
+            for c in self.raw.columns
+            if c not in PROVENANCE_COLUMNS and c not in self.consumed and c not in ignored
+        ]
 
 
 def _apply_vocabulary(values: pd.Series, vocabulary: dict) -> pd.Series:
@@ -301,7 +358,9 @@ def _apply_vocabulary(values: pd.Series, vocabulary: dict) -> pd.Series:
     return replaced.where(replaced.notna(), text).astype("string") if replaced.notna().any() else text
 
 
-def _record_ids(raw, resolver: _ColumnResolver, mapping: Mapping, commune: Commune, id_field: str | None) -> pd.Series:
+def _record_ids(
+    raw, resolver: _ColumnResolver, mapping: Mapping, commune: Commune, id_field: str | None
+) -> pd.Series:
     """'<ins_code>-<local number>' from the id template, the source's id column, or the row number."""
     prefix = commune.ins_code + "-"
     if mapping.id:
@@ -314,7 +373,9 @@ def _record_ids(raw, resolver: _ColumnResolver, mapping: Mapping, commune: Commu
             if column == "ins_code":
                 part = pd.Series(commune.ins_code, index=raw.index, dtype="string")
             else:
-                part = cast.as_text(resolver.take(resolver.source_column(column, id_field or "id"), id_field or "id"))
+                part = cast.as_text(
+                    resolver.take(resolver.source_column(column, id_field or "id"), id_field or "id")
+                )
             missing |= part.isna()
             local = local + part.fillna("")
         ids = local.where(~missing)
@@ -358,12 +419,18 @@ def _harvested_geometry_rows(raw: pd.DataFrame, schema: DatasetSchema) -> pd.Ser
         return None
     if GEOMETRY not in schema.field_names:
         return pd.Series(True, index=raw.index)
-    spatial = raw[SOURCE_ID].astype("string").str.contains(_SPATIAL_SOURCE, regex=True).fillna(False).astype(bool)
+    spatial = (
+        raw[SOURCE_ID].astype("string").str.contains(_SPATIAL_SOURCE, regex=True).fillna(False).astype(bool)
+    )
     return spatial if spatial.any() else None
 
 
 def _geometries(
-    raw: pd.DataFrame, resolver: _ColumnResolver, config: GeometryMapping | None, field_name: str, harvested: pd.Series | None
+    raw: pd.DataFrame,
+    resolver: _ColumnResolver,
+    config: GeometryMapping | None,
+    field_name: str,
+    harvested: pd.Series | None,
 ) -> _SourcedGeometries:
     """The schema's first geometry field: from x/y, WKT or GeoJSON columns, else by the rule above."""
     config = config or GeometryMapping()
@@ -379,7 +446,11 @@ def _geometries(
         values = resolver.take(resolver.source_column(config.geojson, field_name), field_name)
         return _SourcedGeometries(**vars(from_geojson(values)), source_text=cast.as_text(values))
     column = resolver.find(field_name)  # rules 1 and 2
-    values = cast.as_text(resolver.take(column, field_name)) if column else pd.Series(pd.NA, index=raw.index, dtype="string")
+    values = (
+        cast.as_text(resolver.take(column, field_name))
+        if column
+        else pd.Series(pd.NA, index=raw.index, dtype="string")
+    )
     if harvested is not None and column != GEOMETRY:  # rule 3
         fill = harvested & values.isna() & raw[GEOMETRY].notna()
         if fill.any():
@@ -391,7 +462,11 @@ def _geometries(
 
 
 def _extra_geometries(
-    raw: pd.DataFrame, resolver: _ColumnResolver, mapping: Mapping, field_name: str, harvested: pd.Series | None
+    raw: pd.DataFrame,
+    resolver: _ColumnResolver,
+    mapping: Mapping,
+    field_name: str,
+    harvested: pd.Series | None,
 ) -> _SourcedGeometries:
     """Another geometry field (e.g. the zone of a playground): GeoJSON or WKT text from its own column.
 
@@ -400,7 +475,11 @@ def _extra_geometries(
     column = resolver.find(field_name)
     values = pd.Series(pd.NA, index=raw.index, dtype="string")
     if column is not None:
-        harvested_here = harvested if column == GEOMETRY and field_name not in mapping.columns and harvested is not None else None
+        harvested_here = (
+            harvested
+            if column == GEOMETRY and field_name not in mapping.columns and harvested is not None
+            else None
+        )
         if harvested_here is None:
             values = cast.as_text(resolver.take(column, field_name))
         elif not harvested_here.all():
@@ -418,28 +497,57 @@ def _check_constraints(spec: dict, value: pd.Series, text: pd.Series, problems: 
         matches = value.astype("string").str.fullmatch(constraints["pattern"]).fillna(False)
         problems.add(present & ~matches, name, "pattern", "does not match " + constraints["pattern"], text)
     if "minimum" in constraints:
-        problems.add(present & (value < constraints["minimum"]), name, "minimum", f"below the minimum {constraints['minimum']}", text)
+        problems.add(
+            present & (value < constraints["minimum"]),
+            name,
+            "minimum",
+            f"below the minimum {constraints['minimum']}",
+            text,
+        )
     if "maximum" in constraints:
-        problems.add(present & (value > constraints["maximum"]), name, "maximum", f"above the maximum {constraints['maximum']}", text)
+        problems.add(
+            present & (value > constraints["maximum"]),
+            name,
+            "maximum",
+            f"above the maximum {constraints['maximum']}",
+            text,
+        )
     if "maxLength" in constraints:
-        problems.add(present & (value.astype("string").str.len() > constraints["maxLength"]), name, "max_length",
-                     f"longer than {constraints['maxLength']} characters", text)
+        problems.add(
+            present & (value.astype("string").str.len() > constraints["maxLength"]),
+            name,
+            "max_length",
+            f"longer than {constraints['maxLength']} characters",
+            text,
+        )
     fmt = spec.get("format")
     if fmt == "email":
         ok = value.astype("string").str.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+").fillna(False)
         problems.add(present & ~ok, name, "invalid_email", "not an e-mail address", text)
     elif fmt == "uri":
         ok = value.astype("string").str.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://\S+$").fillna(False)
-        problems.add(present & ~ok, name, "invalid_uri", "not a URL (it must start with https:// or http://)", text)
+        problems.add(
+            present & ~ok, name, "invalid_uri", "not a URL (it must start with https:// or http://)", text
+        )
     if constraints.get("unique"):
         duplicated = present & value.duplicated(keep=False)
-        problems.add(duplicated, name, "duplicate", "value appears on several rows; each row needs its own", text)
+        problems.add(
+            duplicated, name, "duplicate", "value appears on several rows; each row needs its own", text
+        )
 
 
-def _check_commune(typed: dict[str, pd.Series], commune: Commune, problems: _Problems, id_field: str | None) -> None:
+def _check_commune(
+    typed: dict[str, pd.Series], commune: Commune, problems: _Problems, id_field: str | None
+) -> None:
     if "ins_code" in typed:
         other = typed["ins_code"].notna() & (typed["ins_code"] != commune.ins_code)
-        problems.add(other, "ins_code", "wrong_commune", f"INS code differs from the commune's ({commune.ins_code} {commune.name})", typed["ins_code"])
+        problems.add(
+            other,
+            "ins_code",
+            "wrong_commune",
+            f"INS code differs from the commune's ({commune.ins_code} {commune.name})",
+            typed["ins_code"],
+        )
     if id_field and id_field in typed:
         prefix = commune.ins_code + "-"
         wrong = typed[id_field].notna() & ~typed[id_field].str.startswith(prefix).fillna(False)

@@ -36,8 +36,12 @@ _WKT_TYPES = {
     "MULTIPOLYGON": ("MultiPolygon", 3),
 }
 _GEOJSON_POINT = rf'"type"\s*:\s*"Point"\s*,\s*"coordinates"\s*:\s*\[\s*{_NUMBER}\s*,\s*{_NUMBER}'
-_GEOJSON_POINT_REVERSED = rf'"coordinates"\s*:\s*\[\s*{_NUMBER}\s*,\s*{_NUMBER}[^\]]*\]\s*,\s*"type"\s*:\s*"Point"'
-_GEOJSON_ANY = r'"type"\s*:\s*"(?:Point|MultiPoint|LineString|MultiLineString|Polygon|MultiPolygon|GeometryCollection)"'
+_GEOJSON_POINT_REVERSED = (
+    rf'"coordinates"\s*:\s*\[\s*{_NUMBER}\s*,\s*{_NUMBER}[^\]]*\]\s*,\s*"type"\s*:\s*"Point"'
+)
+_GEOJSON_ANY = (
+    r'"type"\s*:\s*"(?:Point|MultiPoint|LineString|MultiLineString|Polygon|MultiPolygon|GeometryCollection)"'
+)
 _GEOJSON_VERTEX = rf"([\s\[\],]*?)\[\s*({_NUM})\s*,\s*({_NUM})(?:\s*,\s*{_NUM})*\s*\]"
 _GEOJSON_SHAPE = r'"type"\s*:\s*"(MultiPoint|LineString|MultiLineString|Polygon|MultiPolygon)"'
 _GEOJSON_COORDINATES = r'"coordinates"\s*:\s*(\[[\s\d\[\],.eE+-]*\])'
@@ -70,7 +74,9 @@ def to_wgs84(x: pd.Series, y: pd.Series, crs: str) -> tuple[pd.Series, pd.Series
     from pyproj import Transformer
 
     transformer = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
-    lon, lat = transformer.transform(x.to_numpy(dtype="float64", na_value=np.nan), y.to_numpy(dtype="float64", na_value=np.nan))
+    lon, lat = transformer.transform(
+        x.to_numpy(dtype="float64", na_value=np.nan), y.to_numpy(dtype="float64", na_value=np.nan)
+    )
     return pd.Series(lon, index=x.index), pd.Series(lat, index=y.index)
 
 
@@ -85,7 +91,9 @@ def _coordinate_text(values: pd.Series) -> pd.Series:
 
 def point_geojson(lon: pd.Series, lat: pd.Series) -> pd.Series:
     """`{"coordinates": [lon, lat], "type": "Point"}` — the key order of the FuturoCité templates."""
-    return ('{"coordinates": [' + _coordinate_text(lon) + ", " + _coordinate_text(lat) + '], "type": "Point"}').astype("string")
+    return (
+        '{"coordinates": [' + _coordinate_text(lon) + ", " + _coordinate_text(lat) + '], "type": "Point"}'
+    ).astype("string")
 
 
 def _empty(index: pd.Index) -> Geometries:

@@ -32,8 +32,10 @@ def _discover() -> dict[str, dict[str, Any]]:
             omv = descriptor.get("omv", {})
             key = f"{omv.get('theme')}/{omv.get('dataset')}"
             if key != f"{theme}/{entry.name.removesuffix('.schema.json')}" or not omv.get("title"):
-                raise ValueError(f"schema file {theme}/{entry.name}: its 'omv' block must say theme {theme!r}, "
-                                 "the file's dataset name and a title")
+                raise ValueError(
+                    f"schema file {theme}/{entry.name}: its 'omv' block must say theme {theme!r}, "
+                    "the file's dataset name and a title"
+                )
             found[key] = descriptor
     return found
 

@@ -18,7 +18,10 @@ def test_validate_lists_good_files_and_explains_bad_ones(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert "ok     92094-namur.yaml: Namur (92094)" in out
     assert "3 commune(s) valid, 1 file(s) with errors" in out
-    assert "82005-bertogne.yaml: ins_code: INS code 82005 (Bertogne) was retired" in err and "use 82039 (Bastogne)" in err
+    assert (
+        "82005-bertogne.yaml: ins_code: INS code 82005 (Bertogne) was retired" in err
+        and "use 82039 (Bastogne)" in err
+    )
 
 
 def test_validate_the_demo_catalogue_succeeds(capsys, monkeypatch):

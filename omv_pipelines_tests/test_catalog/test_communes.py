@@ -12,7 +12,9 @@ def test_reference_has_every_walloon_commune_before_and_after_the_2025_merger():
     assert provinces == {"Brabant wallon", "Hainaut", "Liège", "Luxembourg", "Namur"}
 
 
-@pytest.mark.parametrize("code, name", [("92094", "Namur"), ("62063", "Liège"), ("53053", "Mons"), ("82039", "Bastogne")])
+@pytest.mark.parametrize(
+    "code, name", [("92094", "Namur"), ("62063", "Liège"), ("53053", "Mons"), ("82039", "Bastogne")]
+)
 def test_lookup_current_commune(code, name):
     assert lookup(code).name == name
 

@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from omv_pipelines.catalog.loader import DEMO_CATALOG, CatalogError, catalog_json_schema, load_catalog, load_file
+from omv_pipelines.catalog.loader import (
+    DEMO_CATALOG,
+    CatalogError,
+    catalog_json_schema,
+    load_catalog,
+    load_file,
+)
 from omv_pipelines.sources.registry import known_kinds
 from omv_pipelines.sources.spreadsheet import SpreadsheetSource
 
@@ -54,16 +60,31 @@ def test_integer_ins_code_is_read_as_text(tmp_path):
 @pytest.mark.parametrize(
     "change, expected",
     [
-        (('ins_code: "92094"', 'ins_code: "82003"'), r"ins_code: INS code 82003 \(Bastogne\) was retired .* use 82039"),
+        (
+            ('ins_code: "92094"', 'ins_code: "82003"'),
+            r"ins_code: INS code 82003 \(Bastogne\) was retired .* use 82039",
+        ),
         (('ins_code: "92094"', 'ins_code: "11002"'), r"ins_code: INS code 11002 is not a Walloon commune"),
         (("name: Namur", "name: Mons"), r"name 'Mons' does not match INS code 92094, which is Namur"),
-        (("resilience/defibrillateurs:", "resilience/defibrilateurs:"), r"datasets: .*unknown dataset\(s\) resilience/defibrilateurs"),
-        (("kind: spreadsheet", "kind: ftp"), rf"datasets\.resilience/defibrillateurs\.source: unknown source kind 'ftp'; use {known_kinds()}"),
-        (("columns: {name: nom}", "colums: {name: nom}"), r"datasets\.resilience/defibrillateurs\.mapping\.colums: unknown key"),
+        (
+            ("resilience/defibrillateurs:", "resilience/defibrilateurs:"),
+            r"datasets: .*unknown dataset\(s\) resilience/defibrilateurs",
+        ),
+        (
+            ("kind: spreadsheet", "kind: ftp"),
+            rf"datasets\.resilience/defibrillateurs\.source: unknown source kind 'ftp'; use {known_kinds()}",
+        ),
+        (
+            ("columns: {name: nom}", "colums: {name: nom}"),
+            r"datasets\.resilience/defibrillateurs\.mapping\.colums: unknown key",
+        ),
         (("email: opendata@ville.namur.be", "email: not-an-email"), r"contact\.email: "),
         (('ins_code: "92094"\n', ""), r"ins_code: required key is missing"),
         (
-            ("{kind: spreadsheet, path: dae.csv}", "{kind: sql, url: 'postgresql://omv:s3cret@db/omv', table: dae}"),
+            (
+                "{kind: spreadsheet, path: dae.csv}",
+                "{kind: sql, url: 'postgresql://omv:s3cret@db/omv', table: dae}",
+            ),
             r"never write secrets in the catalogue",
         ),
     ],
@@ -131,8 +152,12 @@ def test_dataset_id_template(tmp_path):
 
 
 def test_exported_json_schema_is_current():
-    shipped = (Path(__file__).parents[2] / "omv_pipelines" / "catalog" / "commune.schema.json").read_text(encoding="utf-8")
-    assert shipped == catalog_json_schema(), "run: omv catalog-schema -o omv_pipelines/catalog/commune.schema.json"
+    shipped = (Path(__file__).parents[2] / "omv_pipelines" / "catalog" / "commune.schema.json").read_text(
+        encoding="utf-8"
+    )
+    assert shipped == catalog_json_schema(), (
+        "run: omv catalog-schema -o omv_pipelines/catalog/commune.schema.json"
+    )
 
 
 def test_json_schema_accepts_the_demo_files():

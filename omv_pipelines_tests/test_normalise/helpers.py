@@ -53,5 +53,10 @@ def run_defib(data: dict[str, list], **mapping) -> NormaliseResult:
 def problems(result: NormaliseResult, severity: str = "error") -> list[tuple[str, str, str, str]]:
     """(source_row, field, error_type, raw_value) of each problem, in row order."""
     table = result.rejected if severity == "error" else result.warnings
-    rows = table.sort_values(["source_row", "field"], key=lambda s: s.astype(int) if s.name == "source_row" else s)
-    return [(r.source_row, r.field, r.error_type, None if pd.isna(r.raw_value) else r.raw_value) for r in rows.itertuples(index=False)]
+    rows = table.sort_values(
+        ["source_row", "field"], key=lambda s: s.astype(int) if s.name == "source_row" else s
+    )
+    return [
+        (r.source_row, r.field, r.error_type, None if pd.isna(r.raw_value) else r.raw_value)
+        for r in rows.itertuples(index=False)
+    ]

@@ -8,11 +8,24 @@ from omv_pipelines.defs.checks import schema_problems
 from omv_pipelines.normalise import Mapping, MappingError, normalise
 from omv_pipelines.normalise.engine import PROBLEM_COLUMNS
 from omv_pipelines.schemas import DATASETS, get_schema
-from omv_pipelines_tests.test_normalise.helpers import NAMUR, defibrillators, problems, raw_table, run, run_defib
+from omv_pipelines_tests.test_normalise.helpers import (
+    NAMUR,
+    defibrillators,
+    problems,
+    raw_table,
+    run,
+    run_defib,
+)
 
 DTYPES = {
-    "string": "string", "geojson": "string", "integer": "Int64", "year": "Int64", "number": "Float64",
-    "boolean": "boolean", "date": "datetime64[us]", "datetime": "datetime64[us, Europe/Brussels]",
+    "string": "string",
+    "geojson": "string",
+    "integer": "Int64",
+    "year": "Int64",
+    "number": "Float64",
+    "boolean": "boolean",
+    "date": "datetime64[us]",
+    "datetime": "datetime64[us, Europe/Brussels]",
 }
 
 
@@ -21,7 +34,9 @@ DTYPES = {
 def test_empty_source_gives_an_empty_table_with_the_schema_columns_and_dtypes(dataset, shape):
     """The assets_smoke_test idea: every dataset of the registry goes through the engine from nothing."""
     schema = get_schema(dataset)
-    columns = {} if shape == "provenance only" else {name: pd.Series(dtype=object) for name in schema.field_names}
+    columns = (
+        {} if shape == "provenance only" else {name: pd.Series(dtype=object) for name in schema.field_names}
+    )
     raw = raw_table(columns)
     result = normalise(raw, schema, Mapping(), lookup(NAMUR))
     assert result.valid.empty and result.rejected.empty and result.warnings.empty
@@ -72,7 +87,9 @@ def test_duplicate_ids_reject_every_copy():
 
 
 def test_missing_required_values_are_reported_per_field():
-    result = run_defib(defibrillators(3, name=["DAE", None, "  "], street_name=["Rue de Fer", "Rue de Fer", None]))
+    result = run_defib(
+        defibrillators(3, name=["DAE", None, "  "], street_name=["Rue de Fer", "Rue de Fer", None])
+    )
     assert problems(result) == [
         ("3", "name", "missing_value", None),
         ("4", "name", "missing_value", None),
@@ -114,7 +131,9 @@ def test_mapping_a_field_the_schema_does_not_have_is_refused():
 
 
 def test_columns_the_standard_does_not_know_are_listed_and_left_out():
-    result = run_defib(defibrillators(1, **{"remarque interne": ["ok"], "Marque": ["Zoll"], "gestionnaire": ["x"]}))
+    result = run_defib(
+        defibrillators(1, **{"remarque interne": ["ok"], "Marque": ["Zoll"], "gestionnaire": ["x"]})
+    )
     assert result.unknown_columns == ["remarque interne", "Marque", "gestionnaire"]
     assert "remarque interne" not in result.valid.columns
     assert result.valid["brand"].isna().all()
@@ -144,13 +163,22 @@ def test_mapping_names_a_column_with_other_case_and_accents():
 
 def test_raw_table_without_provenance_is_a_mapping_error():
     with pytest.raises(MappingError, match="_source_id"):
-        normalise(pd.DataFrame({"name": ["x"]}), get_schema("resilience/defibrillateurs"), Mapping(), lookup(NAMUR))
+        normalise(
+            pd.DataFrame({"name": ["x"]}), get_schema("resilience/defibrillateurs"), Mapping(), lookup(NAMUR)
+        )
 
 
 def test_rows_from_several_sources_keep_their_own_source_and_row():
     first = raw_table(defibrillators(2))
     second = raw_table(defibrillators(2, name=["DAE A", None]), first_row=5).assign(_source_id="test#2(wfs)")
     raw = pd.concat([first, second], ignore_index=True).assign(id=["1", "2", "3", "4"])
-    result = normalise(raw, get_schema("resilience/defibrillateurs"), Mapping(geometry={"x": "lon", "y": "lat"}), lookup(NAMUR))
-    assert result.rejected[["source_id", "source_row", "field"]].values.tolist() == [["test#2(wfs)", "6", "name"]]
+    result = normalise(
+        raw,
+        get_schema("resilience/defibrillateurs"),
+        Mapping(geometry={"x": "lon", "y": "lat"}),
+        lookup(NAMUR),
+    )
+    assert result.rejected[["source_id", "source_row", "field"]].values.tolist() == [
+        ["test#2(wfs)", "6", "name"]
+    ]
     assert result.source_rows == 4 and len(result.valid) == 3

@@ -9,8 +9,19 @@ from omv_pipelines_tests.test_normalise.helpers import defibrillators, problems,
 
 @pytest.mark.parametrize(
     "yes, no",
-    [("oui", "non"), ("Oui", "NON"), ("1", "0"), (1, 0), ("Y", "N"), ("y", "n"), ("vrai", "faux"), ("Vrai", "Faux"),
-     ("true", "false"), ("TRUE", "False"), (True, False)],
+    [
+        ("oui", "non"),
+        ("Oui", "NON"),
+        ("1", "0"),
+        (1, 0),
+        ("Y", "N"),
+        ("y", "n"),
+        ("vrai", "faux"),
+        ("Vrai", "Faux"),
+        ("true", "false"),
+        ("TRUE", "False"),
+        (True, False),
+    ],
 )
 def test_boolean_vocabularies(yes, no):
     result = run_defib(defibrillators(2, Indoor=[yes, no], permanently_accessible=[no, yes]))
@@ -39,14 +50,24 @@ def test_enum_value_that_is_another_word_is_rejected():
 
 
 def test_value_vocabulary_from_the_mapping_applies_before_the_enum():
-    result = run_defib(defibrillators(3, accessibility=["Accès libre", "accès LIBRE", "Réservé"]),
-                       values={"accessibility": {"Accès libre": "Public", "Réservé": "prive"}})
+    result = run_defib(
+        defibrillators(3, accessibility=["Accès libre", "accès LIBRE", "Réservé"]),
+        values={"accessibility": {"Accès libre": "Public", "Réservé": "prive"}},
+    )
     assert result.rejected.empty
     assert result.valid["accessibility"].tolist() == ["Public", "Public", "Privé"]
 
 
 def test_dates_in_belgian_iso_and_excel_forms():
-    values = ["12/03/2018", "2018-03-12", 43171, "43171", "12-03-2018", "12.03.2018", pd.Timestamp("2018-03-12 10:30")]
+    values = [
+        "12/03/2018",
+        "2018-03-12",
+        43171,
+        "43171",
+        "12-03-2018",
+        "12.03.2018",
+        pd.Timestamp("2018-03-12 10:30"),
+    ]
     result = run_defib(defibrillators(len(values), installation_date=values))
     assert result.rejected.empty
     assert result.valid["installation_date"].tolist() == [pd.Timestamp("2018-03-12")] * len(values)
@@ -54,8 +75,10 @@ def test_dates_in_belgian_iso_and_excel_forms():
 
 
 def test_explicit_date_format_is_used_and_impossible_dates_are_rejected():
-    result = run_defib(defibrillators(3, installation_date=["20180312", "31/02/2021", "20211301"]),
-                       formats={"installation_date": ["%Y%m%d", "%d/%m/%Y"]})
+    result = run_defib(
+        defibrillators(3, installation_date=["20180312", "31/02/2021", "20211301"]),
+        formats={"installation_date": ["%Y%m%d", "%d/%m/%Y"]},
+    )
     assert problems(result) == [
         ("3", "installation_date", "invalid_date", "31/02/2021"),
         ("4", "installation_date", "invalid_date", "20211301"),
@@ -64,22 +87,34 @@ def test_explicit_date_format_is_used_and_impossible_dates_are_rejected():
 
 
 def test_excel_only_format():
-    result = run_defib(defibrillators(2, installation_date=["45000", "15/03/2023"]), formats={"installation_date": "excel"})
+    result = run_defib(
+        defibrillators(2, installation_date=["45000", "15/03/2023"]), formats={"installation_date": "excel"}
+    )
     assert result.valid["installation_date"].tolist() == [pd.Timestamp("2023-03-15")]
     assert problems(result) == [("3", "installation_date", "invalid_date", "15/03/2023")]
 
 
 def test_datetimes_keep_their_offset_and_naive_ones_are_local_time():
-    values = ["2024-03-01T14:30:00+01:00", "2024-07-01T12:00:00Z", "2024-07-01T14:00:00", "01/03/2024 14:30", "demain"]
+    values = [
+        "2024-03-01T14:30:00+01:00",
+        "2024-07-01T12:00:00Z",
+        "2024-07-01T14:00:00",
+        "01/03/2024 14:30",
+        "demain",
+    ]
     result = run_defib(defibrillators(len(values), last_modified_date=values))
     assert problems(result) == [("6", "last_modified_date", "invalid_datetime", "demain")]
-    brussels = [pd.Timestamp(v, tz="Europe/Brussels") for v in ("2024-03-01 14:30", "2024-07-01 14:00", "2024-07-01 14:00", "2024-03-01 14:30")]
+    brussels = [
+        pd.Timestamp(v, tz="Europe/Brussels")
+        for v in ("2024-03-01 14:30", "2024-07-01 14:00", "2024-07-01 14:00", "2024-03-01 14:30")
+    ]
     assert result.valid["last_modified_date"].tolist() == brussels
     assert str(result.valid["last_modified_date"].dtype) == "datetime64[us, Europe/Brussels]"
 
 
 @pytest.mark.parametrize(
-    "text, number", [("11,5", 11.5), ("11.5", 11.5), ("1.234,5", 1234.5), ("1 234,5", 1234.5), ("-3", -3.0), (7, 7.0)]
+    "text, number",
+    [("11,5", 11.5), ("11.5", 11.5), ("1.234,5", 1234.5), ("1 234,5", 1234.5), ("-3", -3.0), (7, 7.0)],
 )
 def test_decimal_comma_and_thousands(text, number):
     values, bad = cast.cast_number(pd.Series([text], dtype=object))

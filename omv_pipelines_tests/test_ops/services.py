@@ -32,14 +32,26 @@ class DagsterProcesses:
     def _start(self, name: str, command: list[str]) -> subprocess.Popen:
         log = open(self.home / f"{name}.log", "ab")
         # A session of its own: stopping it ends the code server and run workers it spawned as well.
-        process = subprocess.Popen(command, env=self.env, cwd=self.home, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            command, env=self.env, cwd=self.home, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         log.close()
         self.processes[name] = process
         return process
 
     def start_webserver(self, timeout_s: float = 90) -> None:
-        self._start("webserver", [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(self.port),
-                                  "-m", "omv_pipelines.definitions"])
+        self._start(
+            "webserver",
+            [
+                str(BIN / "dagster-webserver"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-m",
+                "omv_pipelines.definitions",
+            ],
+        )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             try:
@@ -50,7 +62,9 @@ class DagsterProcesses:
             if self.processes["webserver"].poll() is not None:
                 break
             time.sleep(0.5)
-        raise RuntimeError(f"dagster-webserver did not answer on port {self.port}: {self.log('webserver')[-3000:]}")
+        raise RuntimeError(
+            f"dagster-webserver did not answer on port {self.port}: {self.log('webserver')[-3000:]}"
+        )
 
     def start_daemon(self) -> subprocess.Popen:
         return self._start("daemon", [str(BIN / "dagster-daemon"), "run", "-m", "omv_pipelines.definitions"])
@@ -79,7 +93,8 @@ class DagsterProcesses:
 
     def graphql(self, query: str, variables: dict | None = None) -> dict:
         request = urllib.request.Request(
-            f"http://127.0.0.1:{self.port}/graphql", data=json.dumps({"query": query, "variables": variables or {}}).encode(),
+            f"http://127.0.0.1:{self.port}/graphql",
+            data=json.dumps({"query": query, "variables": variables or {}}).encode(),
             headers={"Content-Type": "application/json"},
         )
         with urllib.request.urlopen(request, timeout=30) as response:
@@ -89,14 +104,18 @@ class DagsterProcesses:
         return body["data"]
 
     def repository(self) -> dict[str, str]:
-        data = self.graphql("{ repositoriesOrError { ... on RepositoryConnection { nodes { name location { name } } } } }")
+        data = self.graphql(
+            "{ repositoriesOrError { ... on RepositoryConnection { nodes { name location { name } } } } }"
+        )
         [node] = data["repositoriesOrError"]["nodes"]
         return {"repositoryName": node["name"], "repositoryLocationName": node["location"]["name"]}
 
     def wait_for(self, what: str, check, timeout_s: float, interval_s: float = 2):
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if (value := check()):
+            if value := check():
                 return value
             time.sleep(interval_s)
-        raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}; daemon log tail:\n{self.log('daemon')[-4000:]}")
+        raise AssertionError(
+            f"timed out after {timeout_s:.0f} s waiting for {what}; daemon log tail:\n{self.log('daemon')[-4000:]}"
+        )

@@ -3,7 +3,13 @@
 import dagster as dg
 import pytest
 
-from omv_pipelines.defs.alerts import AlertError, AlertResource, alert_on_run_failure, alert_resource_from_env, dataset_of_step
+from omv_pipelines.defs.alerts import (
+    AlertError,
+    AlertResource,
+    alert_on_run_failure,
+    alert_resource_from_env,
+    dataset_of_step,
+)
 from omv_pipelines.catalog.loader import load_catalog
 from omv_pipelines.defs.local import run_commune
 from omv_pipelines_tests.support.loopback import loopback_server
@@ -62,14 +68,19 @@ def failed_run(pipeline_factory):
     """A real failed commune run: Namur's defibrillator database file has gone."""
     pipeline = pipeline_factory(catalog_dir=demo_catalog(pipeline_factory.base / "catalog", ["92094"]))
     (pipeline.catalog_dir / "data" / "namur_dae.sqlite").unlink()
-    result = run_commune(pipeline.defs, pipeline.instance, load_catalog(pipeline.catalog_dir).get("92094").config)
+    result = run_commune(
+        pipeline.defs, pipeline.instance, load_catalog(pipeline.catalog_dir).get("92094").config
+    )
     assert not result.success
     return pipeline.instance, pipeline.instance.get_run_by_id(result.run_id), result.get_run_failure_event()
 
 
 def _sensor_tick(instance, run, event, alerts: AlertResource):
     context = dg.build_run_status_sensor_context(
-        sensor_name="alert_on_run_failure", dagster_event=event, dagster_instance=instance, dagster_run=run,
+        sensor_name="alert_on_run_failure",
+        dagster_event=event,
+        dagster_instance=instance,
+        dagster_run=run,
         resources={"alerts": alerts},
     ).for_run_failure()
     return alert_on_run_failure(context)
@@ -78,17 +89,26 @@ def _sensor_tick(instance, run, event, alerts: AlertResource):
 def test_steps_map_back_to_their_dataset():
     assert dataset_of_step("raw__resilience__defibrillateurs") == "resilience/defibrillateurs"
     assert dataset_of_step("normalise_mobility_stationnements_velos") == "mobility/stationnements_velos"
-    assert dataset_of_step("regional__participation__projets_budget_participatif") == "participation/projets_budget_participatif"
+    assert (
+        dataset_of_step("regional__participation__projets_budget_participatif")
+        == "participation/projets_budget_participatif"
+    )
     assert dataset_of_step("something_else") is None
 
 
 @pytest.mark.integration
-def test_a_failed_run_posts_commune_dataset_step_error_and_link_to_the_webhook_and_by_email(failed_run, webhook, smtp):
+def test_a_failed_run_posts_commune_dataset_step_error_and_link_to_the_webhook_and_by_email(
+    failed_run, webhook, smtp
+):
     instance, run, event = failed_run
     controller, mailbox = smtp
     alerts = AlertResource(
-        ui_url="https://dagster.example.org/", webhook_url=webhook.url, smtp_host="127.0.0.1", smtp_port=controller.port,
-        smtp_from="omv@example.org", email_to="ops@example.org, data@example.org",
+        ui_url="https://dagster.example.org/",
+        webhook_url=webhook.url,
+        smtp_host="127.0.0.1",
+        smtp_port=controller.port,
+        smtp_from="omv@example.org",
+        email_to="ops@example.org, data@example.org",
     )
     _sensor_tick(instance, run, event, alerts)
 
@@ -108,11 +128,18 @@ def test_a_failed_run_posts_commune_dataset_step_error_and_link_to_the_webhook_a
 
 
 @pytest.mark.integration
-def test_an_unreachable_channel_is_reported_without_its_secret_url_and_the_other_still_gets_the_alert(failed_run, smtp):
+def test_an_unreachable_channel_is_reported_without_its_secret_url_and_the_other_still_gets_the_alert(
+    failed_run, smtp
+):
     instance, run, event = failed_run
     controller, mailbox = smtp
     with _Webhook(status=403) as refusing:
-        alerts = AlertResource(webhook_url=refusing.url, smtp_host="127.0.0.1", smtp_port=controller.port, email_to="ops@example.org")
+        alerts = AlertResource(
+            webhook_url=refusing.url,
+            smtp_host="127.0.0.1",
+            smtp_port=controller.port,
+            email_to="ops@example.org",
+        )
         with pytest.raises(AlertError) as raised:
             _sensor_tick(instance, run, event, alerts)
     assert "webhook answered HTTP 403" in str(raised.value)
@@ -120,18 +147,32 @@ def test_an_unreachable_channel_is_reported_without_its_secret_url_and_the_other
     assert len(mailbox.messages) == 1
 
 
-def test_the_sensor_exists_only_when_a_channel_is_configured_and_takes_secrets_through_envvar(tmp_path, monkeypatch):
+def test_the_sensor_exists_only_when_a_channel_is_configured_and_takes_secrets_through_envvar(
+    tmp_path, monkeypatch
+):
     from omv_pipelines.definitions import build_definitions
 
     catalog_dir = demo_catalog(tmp_path / "catalog", ["92094"])
     monkeypatch.setenv("OMV_CATALOG", str(catalog_dir))
-    for name in ("OMV_ALERT_WEBHOOK_URL", "OMV_SMTP_HOST", "OMV_ALERT_EMAIL_TO", "OMV_SMTP_PASSWORD", "OMV_SMTP_USER"):
+    for name in (
+        "OMV_ALERT_WEBHOOK_URL",
+        "OMV_SMTP_HOST",
+        "OMV_ALERT_EMAIL_TO",
+        "OMV_SMTP_PASSWORD",
+        "OMV_SMTP_USER",
+    ):
         monkeypatch.delenv(name, raising=False)
     assert "alert_on_run_failure" not in {s.name for s in build_definitions().sensors}
     assert alert_resource_from_env({}) is None
 
-    env = {"OMV_ALERT_WEBHOOK_URL": f"http://127.0.0.1:9/hooks/{TOKEN}", "OMV_SMTP_HOST": "127.0.0.1",
-           "OMV_ALERT_EMAIL_TO": "ops@example.org", "OMV_SMTP_USER": "omv", "OMV_SMTP_PASSWORD": "pw-secret", "OMV_SMTP_PORT": "2525"}
+    env = {
+        "OMV_ALERT_WEBHOOK_URL": f"http://127.0.0.1:9/hooks/{TOKEN}",
+        "OMV_SMTP_HOST": "127.0.0.1",
+        "OMV_ALERT_EMAIL_TO": "ops@example.org",
+        "OMV_SMTP_USER": "omv",
+        "OMV_SMTP_PASSWORD": "pw-secret",
+        "OMV_SMTP_PORT": "2525",
+    }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     defs = build_definitions()

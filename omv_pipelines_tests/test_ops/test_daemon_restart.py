@@ -41,7 +41,9 @@ def _catalog(folder: Path, url: str) -> None:
 def _instance_yaml(path: Path) -> Path:
     """The project's instance config with run monitoring tightened so that the test ends in a minute."""
     config = yaml.safe_load((REPO / "dagster.yaml").read_text(encoding="utf-8"))
-    config["run_monitoring"].update(max_runtime_seconds=45, poll_interval_seconds=5, free_slots_after_run_end_seconds=5)
+    config["run_monitoring"].update(
+        max_runtime_seconds=45, poll_interval_seconds=5, free_slots_after_run_end_seconds=5
+    )
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
     return path
 
@@ -53,7 +55,8 @@ def test_killing_the_daemon_mid_run_fails_and_retries_the_run_and_publishes_once
     _catalog(tmp_path / "catalog", server.url("/processus.csv"))
     data_dir = tmp_path / "data"
     services = DagsterProcesses(
-        tmp_path / "dagster_home", {"OMV_CATALOG": str(tmp_path / "catalog"), "OMV_DATA_DIR": str(data_dir)},
+        tmp_path / "dagster_home",
+        {"OMV_CATALOG": str(tmp_path / "catalog"), "OMV_DATA_DIR": str(data_dir)},
         instance_yaml=_instance_yaml(tmp_path / "dagster.yaml"),
     )
     try:
@@ -77,14 +80,17 @@ def test_killing_the_daemon_mid_run_fails_and_retries_the_run_and_publishes_once
             assert retry.tags.get("dagster/parent_run_id") == first.run_id
 
             publications = instance.fetch_materializations(
-                dg.AssetRecordsFilter(asset_key=DatasetKeys.of(DATASET).odwb, asset_partitions=["92094"]), limit=10
+                dg.AssetRecordsFilter(asset_key=DatasetKeys.of(DATASET).odwb, asset_partitions=["92094"]),
+                limit=10,
             ).records
         assert [p.asset_materialization.metadata["status"].value for p in publications] == ["published"]
         assert publications[0].run_id == retry.run_id
         csv = data_dir / "export" / "namur-processus-participatifs.csv"
         metadata = json.loads(csv.with_suffix(".metadata.json").read_text(encoding="utf-8"))
         assert metadata["content_hash"] == "sha256:" + hashlib.sha256(csv.read_bytes()).hexdigest()
-        assert publications[0].asset_materialization.metadata["content_hash"].value == metadata["content_hash"]
+        assert (
+            publications[0].asset_materialization.metadata["content_hash"].value == metadata["content_hash"]
+        )
         assert [r.method for r in server.requests] == ["GET", "GET"]  # the killed try and the retry
     finally:
         services.stop()

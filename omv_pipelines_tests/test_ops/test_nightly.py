@@ -21,7 +21,9 @@ BRUSSELS = ZoneInfo("Europe/Brussels")
 
 def _evaluate(schedule: dg.ScheduleDefinition, instance, catalog_dir, when: datetime):
     context = dg.build_schedule_context(
-        instance=instance, scheduled_execution_time=when, resources={"catalog": CatalogResource(folder=str(catalog_dir))}
+        instance=instance,
+        scheduled_execution_time=when,
+        resources={"catalog": CatalogResource(folder=str(catalog_dir))},
     )
     return schedule(context)
 
@@ -35,15 +37,30 @@ def test_each_commune_runs_in_the_schedule_of_its_cron_and_inactive_ones_are_ski
     assert all(s.execution_timezone == "Europe/Brussels" for s in schedules.values())
     with dg.instance_for_test() as instance:
         ensure_partitions(instance, ["92094", "62063", "53053"])
-        nightly = _evaluate(schedules["nightly_commune_sync"], instance, catalog_dir, datetime(2025, 3, 4, 2, 0, tzinfo=BRUSSELS))
+        nightly = _evaluate(
+            schedules["nightly_commune_sync"],
+            instance,
+            catalog_dir,
+            datetime(2025, 3, 4, 2, 0, tzinfo=BRUSSELS),
+        )
         assert [r.partition_key for r in nightly] == ["92094"]  # Liège has its own cron, Mons is inactive
         assert nightly[0].run_key == "92094-202503040200"
         assert nightly[0].tags["omv/reason"] == "schedule"
-        override = _evaluate(schedules["commune_sync_30_2_x_x_x"], instance, catalog_dir, datetime(2025, 3, 4, 2, 30, tzinfo=BRUSSELS))
+        override = _evaluate(
+            schedules["commune_sync_30_2_x_x_x"],
+            instance,
+            catalog_dir,
+            datetime(2025, 3, 4, 2, 30, tzinfo=BRUSSELS),
+        )
         assert [r.partition_key for r in override] == ["62063"]
 
         edit_commune(catalog_dir, "62063", active=False)
-        skipped = _evaluate(schedules["commune_sync_30_2_x_x_x"], instance, catalog_dir, datetime(2025, 3, 5, 2, 30, tzinfo=BRUSSELS))
+        skipped = _evaluate(
+            schedules["commune_sync_30_2_x_x_x"],
+            instance,
+            catalog_dir,
+            datetime(2025, 3, 5, 2, 30, tzinfo=BRUSSELS),
+        )
         assert isinstance(skipped, dg.SkipReason)
 
 
@@ -52,8 +69,12 @@ def _regional_tick(instance):
 
 
 def _running_commune_run(instance, code: str) -> dg.DagsterRun:
-    run = dg.DagsterRun(job_name="commune_sync", run_id=str(uuid.uuid4()), status=dg.DagsterRunStatus.STARTED,
-                        tags={"dagster/partition": code, "omv/commune": code})
+    run = dg.DagsterRun(
+        job_name="commune_sync",
+        run_id=str(uuid.uuid4()),
+        status=dg.DagsterRunStatus.STARTED,
+        tags={"dagster/partition": code, "omv/commune": code},
+    )
     return instance.add_run(run)
 
 
@@ -61,21 +82,32 @@ def _running_commune_run(instance, code: str) -> dg.DagsterRun:
 def test_the_regional_rebuild_waits_for_the_nights_commune_runs(pipeline_factory):
     pipeline = pipeline_factory(catalog_dir=demo_catalog(pipeline_factory.base / "catalog", ["92094"]))
     instance = pipeline.instance
-    assert isinstance(_tick := _regional_tick(instance), dg.SkipReason) and "no commune run succeeded" in _tick.skip_message
+    assert (
+        isinstance(_tick := _regional_tick(instance), dg.SkipReason)
+        and "no commune run succeeded" in _tick.skip_message
+    )
 
     namur = load_catalog(pipeline.catalog_dir).get("92094").config
     assert run_commune(pipeline.defs, instance, namur).success
     late = _running_commune_run(instance, "62063")  # another commune of the night still running
     waiting = _regional_tick(instance)
-    assert isinstance(waiting, dg.SkipReason) and "1 commune run(s) queued or in progress" in waiting.skip_message
+    assert (
+        isinstance(waiting, dg.SkipReason)
+        and "1 commune run(s) queued or in progress" in waiting.skip_message
+    )
 
     instance.report_run_canceled(late)
     request = _regional_tick(instance)
     assert isinstance(request, dg.RunRequest)
-    assert sorted(request.asset_selection) == sorted(DatasetKeys.of(d).regional for d in namur.datasets)  # only what Namur fed
+    assert sorted(request.asset_selection) == sorted(
+        DatasetKeys.of(d).regional for d in namur.datasets
+    )  # only what Namur fed
     assert request.tags["omv/communes"] == "92094"
     assert _regional_tick(instance).run_key == request.run_key  # same night, same key: the daemon dedupes it
 
     assert run_regional(pipeline.defs, instance, sorted(namur.datasets)).success
     after = _regional_tick(instance)
-    assert isinstance(after, dg.SkipReason) and "no commune run succeeded since the last regional rebuild" in after.skip_message
+    assert (
+        isinstance(after, dg.SkipReason)
+        and "no commune run succeeded since the last regional rebuild" in after.skip_message
+    )

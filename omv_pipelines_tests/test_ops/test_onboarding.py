@@ -20,7 +20,9 @@ NIGHT = datetime(2025, 3, 4, 2, 0, tzinfo=ZoneInfo("Europe/Brussels"))
 
 def _tick(instance: dg.DagsterInstance, catalog_dir):
     """One sensor evaluation; applies its partition requests the way the daemon does."""
-    context = dg.build_sensor_context(instance=instance, resources={"catalog": CatalogResource(folder=str(catalog_dir))})
+    context = dg.build_sensor_context(
+        instance=instance, resources={"catalog": CatalogResource(folder=str(catalog_dir))}
+    )
     result = commune_catalog_sensor(context)
     if isinstance(result, dg.SensorResult):
         for request in result.dynamic_partitions_requests or []:
@@ -31,7 +33,9 @@ def _tick(instance: dg.DagsterInstance, catalog_dir):
 def _nightly_requests(instance, catalog_dir) -> list[dg.RunRequest]:
     schedules = {s.name: s for s in build_schedules(load_catalog(catalog_dir))}
     context = dg.build_schedule_context(
-        instance=instance, scheduled_execution_time=NIGHT, resources={"catalog": CatalogResource(folder=str(catalog_dir))}
+        instance=instance,
+        scheduled_execution_time=NIGHT,
+        resources={"catalog": CatalogResource(folder=str(catalog_dir))},
     )
     result = schedules["nightly_commune_sync"](context)
     return result if isinstance(result, list) else []
@@ -51,10 +55,16 @@ def test_a_new_catalogue_file_adds_its_partition_and_requests_exactly_its_datase
 
         assert sorted(instance.get_dynamic_partitions("communes")) == ["62063", "92094"]
         [request] = result.run_requests
-        liege = ["mobility/emplacements_pmr", "resilience/defibrillateurs", "resilience/equipements_collectifs"]
+        liege = [
+            "mobility/emplacements_pmr",
+            "resilience/defibrillateurs",
+            "resilience/equipements_collectifs",
+        ]
         assert request.partition_key == "62063"
         assert request.job_name == "commune_sync"
-        assert sorted(request.asset_selection) == sorted(k for d in liege for k in DatasetKeys.of(d).commune_keys)
+        assert sorted(request.asset_selection) == sorted(
+            k for d in liege for k in DatasetKeys.of(d).commune_keys
+        )
         assert request.run_key == "backfill-62063"
         assert request.tags["omv/reason"] == "new commune"
         assert request.tags[tags.WFS_HOST] == "wfs.liege.example"  # host only: no port, path or query
@@ -95,7 +105,9 @@ def test_a_deactivated_or_removed_commune_gets_no_runs_and_keeps_its_history(how
 
 
 @pytest.mark.integration
-def test_preview_shows_progress_and_the_quarantine_report_without_publishing(demo_wfs, tmp_path, monkeypatch, capsys):
+def test_preview_shows_progress_and_the_quarantine_report_without_publishing(
+    demo_wfs, tmp_path, monkeypatch, capsys
+):
     from omv_pipelines.cli import main
 
     monkeypatch.chdir(tmp_path)
@@ -106,10 +118,21 @@ def test_preview_shows_progress_and_the_quarantine_report_without_publishing(dem
     assert code == 0, out
     lines = [line.strip() for line in out.splitlines()]
     assert "[2/3] Liège — resilience/defibrillateurs: harvesting…" in lines
-    block = lines[lines.index("[2/3] Liège — resilience/defibrillateurs: harvesting…") + 1 : lines.index("[3/3] Liège — resilience/equipements_collectifs: harvesting…")]
+    block = lines[
+        lines.index("[2/3] Liège — resilience/defibrillateurs: harvesting…") + 1 : lines.index(
+            "[3/3] Liège — resilience/equipements_collectifs: harvesting…"
+        )
+    ]
     assert "9 valid, 2 rejected, 1 warnings" in block
     report = [line.split(":")[0] for line in block if line.startswith("row ")]
-    assert report == ["row 6 [warning] coordinates", "row 13 [error] name", "row 14 [error] accessibility", "row 14 [error] installation_date"]
-    assert any("(value: Publique)" in line for line in block) and any("(value: 31/02/2021)" in line for line in block)
+    assert report == [
+        "row 6 [warning] coordinates",
+        "row 13 [error] name",
+        "row 14 [error] accessibility",
+        "row 14 [error] installation_date",
+    ]
+    assert any("(value: Publique)" in line for line in block) and any(
+        "(value: 31/02/2021)" in line for line in block
+    )
     assert (tmp_path / "reports" / "liege-defibrillateurs.report.csv").is_file()
     assert not (tmp_path / "data").exists()  # a preview publishes nothing

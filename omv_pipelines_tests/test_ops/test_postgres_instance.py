@@ -72,7 +72,9 @@ def test_demo_runs_with_postgres_storage(postgres_database, demo_wfs, tmp_path, 
         assert instance.get_materialized_partitions(publication) == {"92094", "62063"}
         assert late_communes(instance, catalog, "resilience/defibrillateurs", time.time()) == {}
         assert (tmp_path / "data" / "export" / "wallonie-defibrillateurs.csv").is_file()
-    with psycopg.connect(f"{SERVER}/{postgres_database}") as conn:  # the history is in PostgreSQL, not in DAGSTER_HOME
+    with psycopg.connect(
+        f"{SERVER}/{postgres_database}"
+    ) as conn:  # the history is in PostgreSQL, not in DAGSTER_HOME
         runs = conn.execute("SELECT count(*) FROM runs").fetchone()[0]
         materialisations = conn.execute(
             "SELECT count(*) FROM event_logs WHERE dagster_event_type = 'ASSET_MATERIALIZATION'"

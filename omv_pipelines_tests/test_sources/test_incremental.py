@@ -64,8 +64,10 @@ def sqlite_db(tmp_path) -> Db:
 
     run("CREATE TABLE items (id INTEGER PRIMARY KEY, nom TEXT, modifie TEXT, supprime TEXT)")
     # json('boom') is malformed JSON: SQLite raises while producing that row, not before.
-    run("CREATE VIEW items_v AS SELECT id, CASE WHEN nom = 'boom' THEN json(nom) ELSE nom END AS nom, "
-        "modifie, supprime FROM items")
+    run(
+        "CREATE VIEW items_v AS SELECT id, CASE WHEN nom = 'boom' THEN json(nom) ELSE nom END AS nom, "
+        "modifie, supprime FROM items"
+    )
     return Db(f"sqlite:///{path}", "items_v", run, "items", "'oui'", "oui")
 
 
@@ -76,8 +78,10 @@ def pg_db(pg_schema) -> Iterator[Db]:
     table = f"{schema}.items_{uuid.uuid4().hex[:6]}"
     run(f"CREATE TABLE {table} (id integer PRIMARY KEY, nom text, modifie timestamptz, supprime timestamptz)")
     # 1 / (length('boom') - 4) divides by zero at run time, for that row only.
-    run(f"CREATE VIEW {table}_v AS SELECT id, CASE WHEN nom = 'boom' THEN (1 / (length(nom) - 4))::text "
-        f"ELSE nom END AS nom, modifie, supprime FROM {table}")
+    run(
+        f"CREATE VIEW {table}_v AS SELECT id, CASE WHEN nom = 'boom' THEN (1 / (length(nom) - 4))::text "
+        f"ELSE nom END AS nom, modifie, supprime FROM {table}"
+    )
     yield Db(url, f"{table}_v", run, table, "now()", None)
     run(f"DROP VIEW {table}_v; DROP TABLE {table}")
 
@@ -89,9 +93,11 @@ def maria_db(mariadb_table) -> Iterator[Db]:
     run = _run_sql(url)
     boom = f"{name}_boom"
     run(f"CREATE TABLE {name} (id INT PRIMARY KEY, nom VARCHAR(50), modifie DATETIME(6), supprime BOOLEAN)")
-    run(f"CREATE FUNCTION {boom}(v VARCHAR(50)) RETURNS VARCHAR(50) DETERMINISTIC BEGIN "
+    run(
+        f"CREATE FUNCTION {boom}(v VARCHAR(50)) RETURNS VARCHAR(50) DETERMINISTIC BEGIN "
         f"IF v = 'boom' THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'cannot read this row'; END IF; "
-        f"RETURN v; END")
+        f"RETURN v; END"
+    )
     run(f"CREATE VIEW {name}_v AS SELECT id, {boom}(nom) AS nom, modifie, supprime FROM {name}")
     yield Db(url, f"{name}_v", run, name, "TRUE", True)
     run(f"DROP VIEW IF EXISTS {name}_v")
@@ -119,7 +125,10 @@ def test_incremental_cycle(db_fixture, request, tmp_path):
 
     def read(full_refresh: bool = False):
         return inc.harvest_incremental(
-            config, source_id="92094/mobility/velos#1(sql)", base_dir=None, state_dir=state,
+            config,
+            source_id="92094/mobility/velos#1(sql)",
+            base_dir=None,
+            state_dir=state,
             full_refresh=full_refresh,
         )
 
@@ -219,8 +228,11 @@ def _sqlite_items(tmp_path: Path, rows: int = 3) -> tuple[Path, Callable[[str], 
 
 def test_interrupted_save_keeps_the_previous_state(tmp_path, monkeypatch):
     path, run = _sqlite_items(tmp_path)
-    config = SqlSource(url=f"sqlite:///{path}", table="items",
-                       incremental={"watermark_column": "modifie", "key_column": "id"})
+    config = SqlSource(
+        url=f"sqlite:///{path}",
+        table="items",
+        incremental={"watermark_column": "modifie", "key_column": "id"},
+    )
     state = tmp_path / "state"
     args = {"source_id": "s", "base_dir": None, "state_dir": state, "full_refresh": False}
     assert inc.harvest_incremental(config, **args).stats["watermark_after"] == 30
@@ -263,8 +275,11 @@ def test_changed_configuration_or_columns_force_a_full_read(tmp_path):
 
 def test_unreadable_state_means_a_full_read(tmp_path):
     path, _ = _sqlite_items(tmp_path)
-    config = SqlSource(url=f"sqlite:///{path}", table="items",
-                       incremental={"watermark_column": "modifie", "key_column": "id"})
+    config = SqlSource(
+        url=f"sqlite:///{path}",
+        table="items",
+        incremental={"watermark_column": "modifie", "key_column": "id"},
+    )
     state = tmp_path / "state"
     args = {"source_id": "s", "base_dir": None, "state_dir": state, "full_refresh": False}
     inc.harvest_incremental(config, **args)
@@ -277,13 +292,24 @@ def test_unreadable_state_means_a_full_read(tmp_path):
 
 def test_bad_keys_and_columns_are_named(tmp_path):
     path, run = _sqlite_items(tmp_path)
-    args = {"source_id": "92094/velos", "base_dir": None, "state_dir": tmp_path / "state", "full_refresh": False}
-    repeated = SqlSource(url=f"sqlite:///{path}", query="SELECT id % 2 AS k, modifie FROM items",
-                         incremental={"watermark_column": "modifie", "key_column": "k"})
+    args = {
+        "source_id": "92094/velos",
+        "base_dir": None,
+        "state_dir": tmp_path / "state",
+        "full_refresh": False,
+    }
+    repeated = SqlSource(
+        url=f"sqlite:///{path}",
+        query="SELECT id % 2 AS k, modifie FROM items",
+        incremental={"watermark_column": "modifie", "key_column": "k"},
+    )
     with pytest.raises(SourceError, match=r"key_column 'k' is not unique: 1 repeated value\(s\), e\.g\. 1"):
         inc.harvest_incremental(repeated, **args)
-    absent = SqlSource(url=f"sqlite:///{path}", table="items",
-                       incremental={"watermark_column": "updated_at", "key_column": "id"})
+    absent = SqlSource(
+        url=f"sqlite:///{path}",
+        table="items",
+        incremental={"watermark_column": "updated_at", "key_column": "id"},
+    )
     with pytest.raises(SourceError, match="watermark_column 'updated_at' is not a column.*id, nom, modifie"):
         inc.harvest_incremental(absent, **args)
     assert not (tmp_path / "state").exists()
@@ -291,21 +317,29 @@ def test_bad_keys_and_columns_are_named(tmp_path):
 
 def test_config_checks_and_descriptions():
     with pytest.raises(pydantic.ValidationError, match="deleted_value goes with soft_delete_column"):
-        SqlSource(url="sqlite://", table="t",
-                  incremental={"watermark_column": "m", "key_column": "id", "deleted_value": True})
+        SqlSource(
+            url="sqlite://",
+            table="t",
+            incremental={"watermark_column": "m", "key_column": "id", "deleted_value": True},
+        )
     schema = inc.SqlSource.model_json_schema()["$defs"]["SqlIncremental"]
     assert all(prop.get("description") for prop in schema["properties"].values()), schema
 
 
 def test_harvest_dispatches_to_incremental_only_with_a_state_folder(tmp_path):
     path, run = _sqlite_items(tmp_path)
-    config = SqlSource(url=f"sqlite:///{path}", table="items",
-                       incremental={"watermark_column": "modifie", "key_column": "id"})
+    config = SqlSource(
+        url=f"sqlite:///{path}",
+        table="items",
+        incremental={"watermark_column": "modifie", "key_column": "id"},
+    )
     plain = harvest(config, source_id="s")
     assert "mode" not in plain.stats and plain.frame[SOURCE_ROW].tolist() == [1, 2, 3]
     state = tmp_path / "state"
     assert harvest(config, source_id="s", state_dir=state).stats["mode"] == "full"
     run("UPDATE items SET nom = 'new', modifie = 99 WHERE id = 1")
     again = harvest(config, source_id="s", state_dir=state)
-    assert again.stats["mode"] == "incremental" and again.stats["new_rows"] == 2  # + row 3, at the old watermark
+    assert (
+        again.stats["mode"] == "incremental" and again.stats["new_rows"] == 2
+    )  # + row 3, at the old watermark
     assert harvest(config, source_id="s", state_dir=state, full_refresh=True).stats["mode"] == "full"

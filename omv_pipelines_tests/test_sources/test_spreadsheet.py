@@ -389,7 +389,10 @@ def test_last_modified_is_used_when_there_is_no_etag(tmp_path, http_dir):
     state = tmp_path / "state"
     assert harvest_spreadsheet(config, source_id="s", state_dir=state).stats["not_modified"] is False
     again = harvest_spreadsheet(config, source_id="s", state_dir=state)
-    assert again.stats["not_modified"] is True and again.frame["nom"].tolist() == ["Arceau Saint-Aubain", "Gare"]
+    assert again.stats["not_modified"] is True and again.frame["nom"].tolist() == [
+        "Arceau Saint-Aubain",
+        "Gare",
+    ]
 
 
 # --- configuration ------------------------------------------------------------------------------------

@@ -73,9 +73,7 @@ def test_json_schema_describes_every_field():
 
 
 def test_import_does_not_load_sqlalchemy():
-    code = (
-        "import sys, omv_pipelines.sources.sql.harvest; assert 'sqlalchemy' not in sys.modules, 'sqlalchemy loaded'"
-    )
+    code = "import sys, omv_pipelines.sources.sql.harvest; assert 'sqlalchemy' not in sys.modules, 'sqlalchemy loaded'"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -282,7 +280,9 @@ def test_postgres_row_read_in_chunks_when_a_type_needs_it(pg):
     url, schema = pg
     # An array column is left to the row-by-row read, which fetches chunk_size rows at a time.
     config = SqlSource(
-        url_env="DB", query=f"SELECT id, ARRAY[id, id + 1] AS pair FROM {schema}.velos ORDER BY id", chunk_size=60
+        url_env="DB",
+        query=f"SELECT id, ARRAY[id, id + 1] AS pair FROM {schema}.velos ORDER BY id",
+        chunk_size=60,
     )
     harvest = harvest_sql(config, source_id="s", env={"DB": url})
     assert harvest.stats["method"] == "rows" and harvest.stats["chunks"] == 5
@@ -304,7 +304,10 @@ def test_postgres_copy_keeps_every_type_and_value(pg):
     first, second = harvest.frame.iloc[0], harvest.frame.iloc[1]
     assert first["b"] is True and first["i2"] == 7 and first["i8"] == 9_000_000_000 and first["f4"] == 1.5
     assert math.isnan(first["f8"]) and second["f8"] == float("-inf")
-    assert first["n"] == Decimal("12.34") and [first["nfree"], second["nfree"]] == [Decimal("123.456"), Decimal("-0.5")]
+    assert first["n"] == Decimal("12.34") and [first["nfree"], second["nfree"]] == [
+        Decimal("123.456"),
+        Decimal("-0.5"),
+    ]
     assert first["empty"] == "" and pd.isna(second["empty"]) and first["word"] == "NULL"
     assert first["odd"] == 'deux\nlignes, "guillemets"; point-virgule'
     assert first["d"] == dt.date(2024, 2, 29) and first["ts"] == dt.datetime(2024, 5, 1, 12, 0, 0, 250000)

@@ -22,6 +22,7 @@ EXTENSIONS: dict[str, Format] = {
     ".txt": "csv",
 }
 
+
 class SpreadsheetSource(BaseModel):
     """One sheet of a workbook (xlsx, ods) or a CSV file, read from a file or an http(s) URL."""
 

@@ -166,7 +166,8 @@ def _fetch(
         return cached[0], shown, name, None
     if response.status_code == 304:
         raise SourceError(
-            source_id, f"downloading {shown} failed: HTTP 304 Not Modified to an unconditional request",
+            source_id,
+            f"downloading {shown} failed: HTTP 304 Not Modified to an unconditional request",
             "the server is misconfigured: ask its administrator",
         )
     return response.content, shown, name, response

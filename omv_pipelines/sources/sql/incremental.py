@@ -221,7 +221,9 @@ def harvest_incremental(
     _check_keys(new, inc.key_column, source_id)
     new[SOURCE_ROW] = new[inc.key_column]
 
-    table = merge(state.table if state else None, new, inc.key_column, inc.soft_delete_column, inc.deleted_value)
+    table = merge(
+        state.table if state else None, new, inc.key_column, inc.soft_delete_column, inc.deleted_value
+    )
     before = state.watermark if state else None
     read_max = new[inc.watermark_column].max() if len(new) else None
     after = _later(before, None if pd.isna(read_max) else read_max)
@@ -231,7 +233,8 @@ def harvest_incremental(
         encode_watermark(after)
     except ValueError as err:
         raise SourceError(
-            source_id, f"watermark_column {inc.watermark_column!r}: {err}",
+            source_id,
+            f"watermark_column {inc.watermark_column!r}: {err}",
             "choose a timestamp, date or increasing number column",
         ) from None
     store.save(source_id, SqlState(table, after, current))
@@ -283,13 +286,15 @@ def _check_keys(frame: pd.DataFrame, key: str, source_id: str) -> None:
     keys = frame[key]
     if keys.isna().any():
         raise SourceError(
-            source_id, f"incremental.key_column {key!r} is empty in {int(keys.isna().sum())} row(s)",
+            source_id,
+            f"incremental.key_column {key!r} is empty in {int(keys.isna().sum())} row(s)",
             "choose the table's primary key as key_column",
         )
     repeated = keys[keys.duplicated()]
     if len(repeated):
         examples = ", ".join(map(str, repeated.unique()[:5]))
         raise SourceError(
-            source_id, f"incremental.key_column {key!r} is not unique: {len(repeated)} repeated value(s), e.g. {examples}",
+            source_id,
+            f"incremental.key_column {key!r} is not unique: {len(repeated)} repeated value(s), e.g. {examples}",
             "choose the table's primary key as key_column",
         )

@@ -23,7 +23,14 @@ if TYPE_CHECKING:
 # extensions (PostGIS geometry and geography among them) and arrive as text.
 _BOOL, _INT8, _INT2, _INT4, _TEXT, _JSON, _FLOAT4, _FLOAT8 = 16, 20, 21, 23, 25, 114, 700, 701
 _BPCHAR, _VARCHAR, _DATE, _TIMESTAMP, _TIMESTAMPTZ, _NUMERIC, _UUID, _JSONB = (
-    1042, 1043, 1082, 1114, 1184, 1700, 2950, 3802,
+    1042,
+    1043,
+    1082,
+    1114,
+    1184,
+    1700,
+    2950,
+    3802,
 )
 _NAME = 19
 FIRST_USER_OID = 16384
@@ -99,8 +106,12 @@ def _parse(stream: io.RawIOBase, names: list[str], types: dict[str, pa.DataType]
         "read_options": csv.ReadOptions(column_names=names, block_size=BLOCK_BYTES),
         # COPY writes NULL as an empty field and an empty string as "": only the former is null.
         "convert_options": csv.ConvertOptions(
-            column_types=types, null_values=[""], strings_can_be_null=True,
-            quoted_strings_can_be_null=False, true_values=["t"], false_values=["f"],
+            column_types=types,
+            null_values=[""],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+            true_values=["t"],
+            false_values=["f"],
         ),
         "parse_options": csv.ParseOptions(newlines_in_values=True),
     }
