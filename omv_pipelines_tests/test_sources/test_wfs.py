@@ -349,9 +349,16 @@ def test_geojson_without_ids_costs_one_feature_not_apage_range(wfs_url):
         gate.close()
     assert harvest.stats["output_format"] == "application/gml+xml; version=3.2"
     getfeature = [parse_qs(p.partition("?")[2]) for p in gate.paths if "REQUEST=GetFeature" in p]
-    json_requests = [q for q in getfeature if "json" in q["OUTPUTFORMAT"][0]]
+    hits = [q for q in getfeature if q.get("RESULTTYPE") == ["hits"]]
+    json_requests = [q for q in getfeature if "json" in q.get("OUTPUTFORMAT", [""])[0]]
     assert [q["COUNT"] for q in json_requests] == [["1"]]
-    assert len(getfeature) == 1 + 3  # the probe, then 10 + 10 + 7 features
+    # The probe, then 10 + 10 + 7 features and, once the first page is full, a count of all (hits);
+    # MapServer counts hits only up to its cap (10), so that count is not taken as the total.
+    assert len(getfeature) == 1 + 3 + 1 and len(hits) == 1
+    assert harvest.stats["hits_ignored"] == CAP
+    # MapServer's GML pages say numberMatched="unknown" but for the last one, which gives the total.
+    assert (harvest.stats["features_announced"], harvest.stats["announced_by"]) == (27, "numberMatched")
+    assert harvest.stats["end_detected_by"] == "announced total"
 
 
 def test_sort_by_makes_pages_follow_an_order(wfs_url):
@@ -368,7 +375,7 @@ def test_sort_by_makes_pages_follow_an_order(wfs_url):
     assert list(harvest.frame["commune"]) == sorted(p[1] for p in PLACES) != [p[1] for p in PLACES]
     assert harvest.stats["sorted_by"] == "commune" and harvest.stats["pages"] == 3
     asked = [parse_qs(p.partition("?")[2]) for p in gate.paths if "REQUEST=GetFeature" in p]
-    pages = [q for q in asked if "gml" in q["OUTPUTFORMAT"][0]]  # not the one-feature GeoJSON probe
+    pages = [q for q in asked if "gml" in q.get("OUTPUTFORMAT", [""])[0]]  # not the GeoJSON probe, not hits
     assert [q["SORTBY"] for q in pages] == [["commune ASC"]] * 3
 
 
@@ -640,8 +647,11 @@ def test_arcgis_server_answers():
         harvest = harvest_wfs(config, source_id="spw/dea")
     frame = harvest.frame
     assert harvest.stats["output_format"] == "GML32" and harvest.stats["pages"] == 3  # 5 + 5 + 2
-    assert [p["OUTPUTFORMAT"] for p in server.asked("GetFeature")] == ["GML32"] * 3
-    assert len(server.requests) == 1 + 1 + 3  # capabilities, schema, pages: all to the configured URL
+    pages = [p for p in server.asked("GetFeature") if "RESULTTYPE" not in p]
+    assert [p["OUTPUTFORMAT"] for p in pages] == ["GML32"] * 3
+    assert len(server.requests) == 1 + 1 + 3 + 1  # capabilities, schema, pages, hits: all to the given URL
+    assert "features_announced" not in harvest.stats  # hits too say numberMatched="unknown"
+    assert harvest.stats["end_detected_by"] == "short page below the page size"
     assert list(frame[SOURCE_ROW]) == [f"Defibrillateurs.{i + 1}" for i in range(ARCGIS_TOTAL)]
     assert "SHAPE" not in frame.columns and harvest.stats["outside_wallonia"] == 0
     _assert_close(_geometry(frame, "OBJECTID", 1)["coordinates"], [4.8, 50.4], tol=1e-6)
@@ -655,7 +665,8 @@ def test_arcgis_sort_by_objectid():
                            sort_by="OBJECTID")
         harvest = harvest_wfs(config, source_id="s")
     assert harvest.stats["sorted_by"] == "OBJECTID"
-    assert [p["SORTBY"] for p in server.asked("GetFeature")] == ["OBJECTID ASC"] * 3
+    pages = [p for p in server.asked("GetFeature") if "RESULTTYPE" not in p]
+    assert [p["SORTBY"] for p in pages] == ["OBJECTID ASC"] * 3
 
 
 def test_geoserver_geojson_with_ids():
@@ -720,6 +731,7 @@ def test_feature_id_lets_mapserver_geojson_be_used(wfs_url):
     assert "feature_ids" not in harvest.stats  # not positions
     assert list(harvest.frame[SOURCE_ROW]) == [p[0] for p in PLACES]
     pages = [parse_qs(p.partition("?")[2]) for p in gate.paths if "REQUEST=GetFeature" in p]
+    pages = [q for q in pages if "RESULTTYPE" not in q]
     assert [q["COUNT"] for q in pages] == [["10"]] * 3  # no one-feature probe
     assert not any("DescribeFeatureType" in p for p in gate.paths)  # GeoJSON is typed already
 

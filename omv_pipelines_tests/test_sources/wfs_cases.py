@@ -133,6 +133,10 @@ def arcgis(params: dict[str, str], schema: bytes = ARCGIS_SCHEMA) -> tuple[int, 
         return 200, "text/xml", ARCGIS_CAPABILITIES
     if request == "describefeaturetype":
         return 200, "text/xml", schema
+    if params.get("RESULTTYPE", "").lower() == "hits":  # counts nothing either
+        body = """<wfs:FeatureCollection xmlns:wfs="http://www.opengis.net/wfs/2.0" numberMatched="unknown"
+ numberReturned="0"/>"""
+        return 200, "text/xml; subtype=gml/3.2", body.encode()
     if params.get("OUTPUTFORMAT") == "GML32":
         rows = page_range(params, ARCGIS_TOTAL)
         members = "".join(arcgis_feature(i) for i in rows)

@@ -5,13 +5,15 @@ capabilities (often an internal name), crashes on version mismatches and drops `
 Here every request goes to the URL the catalogue gives, and:
 
 - the version is negotiated (2.0.0 → 1.1.0 → 1.0.0) unless pinned;
-- features are paged with COUNT/MAXFEATURES + STARTINDEX until a short page; a server cap that is
-  not declared is detected from the first page, and a feature id seen twice stops the harvest
-  (paging that is not stable would silently lose rows);
+- features are paged with COUNT/MAXFEATURES + STARTINDEX; when the server states a total (numberMatched,
+  RESULTTYPE=hits) exactly that many must come (a short page is asked again once, then the harvest
+  fails), else paging ends at an empty page or one below the cap; a server cap that is not declared is
+  detected from the first page, and a feature id seen twice stops the harvest (paging that is not
+  stable would silently lose rows);
 - the next page is asked for while the current one is read (still one request at a time);
 - the output format is picked from the advertised list: GeoJSON when offered and its features carry
   ids (asked with a one-feature request: MapServer's carry none) or `feature_id` names the attribute
-  that identifies them, else GML 3.2/3.1/2;
+  that identifies them, else GML 3.2/3.1/2 (also when the GeoJSON probe is refused);
 - pages are asked in a stable order (SORTBY `sort_by`, else `feature_id`) when the server sorts;
 - geometry is requested in the layer's native CRS and reprojected here with pyproj to WGS84
   [lon, lat] GeoJSON text (servers disagree on axis order for EPSG:4326; projected Belgian CRSs are

@@ -20,7 +20,7 @@ from omv_pipelines.sources.wfs.capabilities import (
     read_capabilities,
     request_srs,
 )
-from omv_pipelines.sources.wfs.client import Client
+from omv_pipelines.sources.wfs.client import Client, Refused
 from omv_pipelines.sources.wfs.config import WfsSource
 from omv_pipelines.sources.wfs.geometry import WALLONIA_LAT, WALLONIA_LON
 from omv_pipelines.sources.wfs.paging import Pager, getfeature_params
@@ -66,11 +66,11 @@ def harvest_wfs(
     formats = choose_formats(ftype.formats or caps.formats, config.output_format, source_id)
     srs = request_srs(ftype, config.srs, version)
     # GeoJSON first needs feature ids: from feature_id, or from the features themselves (asked).
-    probe = len(formats) > 1 and format_kind(formats[0] or "") == "geojson" and not config.feature_id
-    if probe and not _geojson_has_ids(client, getfeature_params(version, ftype.name, formats[0], srs)):
-        log.info("%s: GeoJSON features carry no ids, harvesting as GML instead", source_id)
-        formats = formats[1:]
     stats: dict[str, Any] = {"version": version, "typename": ftype.name, "srs": srs}
+    probe = len(formats) > 1 and format_kind(formats[0] or "") == "geojson" and not config.feature_id
+    if probe and not _geojson_has_ids(client, getfeature_params(version, ftype.name, formats[0], srs), stats):
+        log.info("%s: no usable GeoJSON (%s), harvesting as GML instead", source_id, stats["geojson_skipped"])
+        formats = formats[1:]
     cap = caps.count_default
     # GML carries only text: its numbers and booleans are typed from the feature type's schema.
     is_gml = formats[0] is None or format_kind(formats[0]) != "geojson"
@@ -104,15 +104,25 @@ def harvest_wfs(
     return Harvest(frame=frame, source_id=source_id, location=location, stats=stats)
 
 
-def _geojson_has_ids(client: Client, params: dict[str, Any]) -> bool:
+def _geojson_has_ids(client: Client, params: dict[str, Any], stats: dict[str, Any]) -> bool:
     """Ask for one feature: do this server's GeoJSON features carry ids (GeoServer's do, MapServer's do
     not)? Without ids paging cannot be checked, and GML, which always has them, is the better choice.
-    One feature rather than a first page thrown away."""
+    One feature rather than a first page thrown away. A refusal (ArcGIS advertises GEOJSON that some
+    layers refuse) also means GML; `stats["geojson_skipped"]` says why GeoJSON was not used."""
     one = dict(params, STARTINDEX=0)
     one["COUNT" if params["VERSION"] == "2.0.0" else "MAXFEATURES"] = 1
-    content = client.get(one, f"GetFeature {params.get('TYPENAMES') or params.get('TYPENAME')}, one feature")
+    typename = params.get("TYPENAMES") or params.get("TYPENAME")
+    try:
+        content = client.get(one, f"GetFeature {typename}, one feature")
+    except Refused as refused:
+        stats["geojson_skipped"] = f"refused: {refused.reason}"
+        return False
     try:
         features = json.loads(content).get("features") or []
     except (ValueError, AttributeError):
-        return False  # not GeoJSON after all
-    return not features or features[0].get("id") is not None
+        stats["geojson_skipped"] = "the answer was not GeoJSON"
+        return False
+    if features and features[0].get("id") is None:
+        stats["geojson_skipped"] = "its features carry no ids"
+        return False
+    return True

@@ -20,6 +20,22 @@ if TYPE_CHECKING:
 _XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
 
 
+OnCount = Callable[[int, "int | None"], None]  # (features in the page, total the server announced)
+
+
+def _count(text: str | None) -> int | None:
+    """A count attribute as a number; "unknown" (ArcGIS, MapServer) or nothing is no count."""
+    text = (text or "").strip()
+    return int(text) if text.isdigit() else None
+
+
+def parse_hits(content: bytes) -> int | None:
+    """The total of a RESULTTYPE=hits answer: numberMatched (WFS 2.0) or numberOfFeatures (WFS 1.1)."""
+    root = parse_xml(content)
+    matched = root.get("numberMatched")
+    return _count(matched) if matched is not None else _count(root.get("numberOfFeatures"))
+
+
 @dataclass
 class Page:
     """One GetFeature answer: a record per feature, their ids, and the total the server announced."""
@@ -30,16 +46,16 @@ class Page:
 
 
 def parse_geojson(
-    content: bytes, geoms: Geometries, default_crs: str, on_count: Callable[[int], None] | None = None
+    content: bytes, geoms: Geometries, default_crs: str, on_count: OnCount | None = None
 ) -> Page:
-    """Features of a GeoJSON page; `on_count` hears their number before they are read."""
+    """Features of a GeoJSON page; `on_count` hears their number (and the total) before they are read."""
     data = json.loads(content)
     features = data.get("features") or []
-    if on_count:
-        on_count(len(features))
     page = Page()
-    matched = data.get("numberMatched", data.get("totalFeatures"))
-    page.number_matched = matched if isinstance(matched, int) else None
+    matched = data.get("numberMatched", data.get("totalFeatures"))  # "unknown" (ArcGIS) is no total
+    page.number_matched = matched if isinstance(matched, int) and not isinstance(matched, bool) else None
+    if on_count:
+        on_count(len(features), page.number_matched)
     crs = ((data.get("crs") or {}).get("properties") or {}).get("name") or default_crs
     for row, feature in enumerate(features):
         record = dict(feature.get("properties") or {})
@@ -54,20 +70,20 @@ def parse_geojson(
 
 
 def parse_gml(
-    content: bytes, geoms: Geometries, default_crs: str, on_count: Callable[[int], None] | None = None
+    content: bytes, geoms: Geometries, default_crs: str, on_count: OnCount | None = None
 ) -> Page:
-    """Features of a GML page; `on_count` hears their number before they are read."""
+    """Features of a GML page; `on_count` hears their number (and the total) before they are read.
+    Only WFS 2.0's numberMatched is a total: WFS 1.x numberOfFeatures counts the features of this answer."""
     root = parse_xml(content)
     page = Page()
-    matched = root.get("numberMatched") or root.get("numberOfFeatures")
-    page.number_matched = int(matched) if matched and matched.isdigit() else None
+    page.number_matched = _count(root.get("numberMatched"))
     features: list[Element] = []
     for holder in root:
         tag = local_name(holder.tag)
         if tag in ("featureMember", "member", "featureMembers"):
             features += [f for f in holder if local_name(f.tag) not in ("FeatureCollection", "Tuple")]
     if on_count:
-        on_count(len(features))
+        on_count(len(features), page.number_matched)
     for row, feature in enumerate(features):
         record: dict[str, Any] = {}
         has_geometry = False
