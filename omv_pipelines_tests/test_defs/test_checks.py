@@ -4,12 +4,18 @@ import dagster as dg
 import pandas as pd
 
 from omv_pipelines.catalog.communes import lookup
-from omv_pipelines.defs.checks import IN_WALLONIA, ROW_DROP, UNIQUE_IDS, table_checks
+from omv_pipelines.defs.checks import (
+    IN_WALLONIA, REGIONAL_MAX_ROW_DROP, ROW_DROP, UNIQUE_IDS, previous_row_count, regional_checks, table_checks,
+)
+from omv_pipelines.defs.io_manager import REFUSED
+from omv_pipelines.errors import OmvError
 from omv_pipelines.normalise import Mapping, normalise
+from omv_pipelines.publish.targets import LastPublication
 from omv_pipelines.schemas import get_schema
 
 ROADWORKS = get_schema("mobility/travaux_voiries")
 KEY = dg.AssetKey(["mobility", "travaux_voiries"])
+REGIONAL_KEY = dg.AssetKey(["regional", "mobility", "travaux_voiries"])
 
 
 def _empty_table() -> pd.DataFrame:
@@ -47,3 +53,46 @@ def test_duplicate_ids_and_the_blocking_row_drop():
     assert _results(table, previous=10, forced=True)[ROW_DROP].passed
     empty = _results(_empty_table(), previous=10, forced=True)[ROW_DROP]
     assert not empty.passed and "empty" in empty.description  # never forced through
+
+
+def _regional(table, previous, forced=False) -> dg.AssetCheckResult:
+    results = {r.check_name: r for r in regional_checks(REGIONAL_KEY, table, ROADWORKS, previous, forced=forced)}
+    return results[ROW_DROP]
+
+
+def test_the_regional_drop_check_holds_the_regional_dataset_to_its_last_publication():
+    point = '{"coordinates": [3.95, 50.45], "type": "Point"}'
+    eight = _with_geometries([point] * 8)
+    assert _regional(eight, previous=10).passed  # -20%: allowed
+    refused = _regional(eight, previous=11)
+    assert not refused.passed and "8 rows against 11" in refused.description
+    assert refused.metadata["max_row_drop"].value == REGIONAL_MAX_ROW_DROP
+    assert _regional(eight, previous=11, forced=True).passed
+    assert not _regional(_empty_table(), previous=11, forced=True).passed  # never emptied, even forced
+    assert _regional(_empty_table(), previous=None).passed  # nothing online, nothing published yet
+
+
+class _Target:
+    name = "fake"
+
+    def __init__(self, answer):
+        self.answer = answer
+
+    def last_publication(self, dataset_id):
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+
+def test_the_drop_guard_asks_the_target_first_and_the_event_log_when_it_cannot_tell():
+    key = dg.AssetKey(["regional", "mobility", "travaux_voiries"])
+    with dg.instance_for_test() as instance:
+        instance.report_runless_asset_event(dg.AssetMaterialization(key, metadata={"dagster/row_count": 7}))
+        assert previous_row_count(_Target(LastPublication(31, "sha256:x")), "d", instance, key, None) == 31
+        assert previous_row_count(_Target(None), "d", instance, key, None) == 7
+        assert previous_row_count(_Target(OmvError("portal down")), "d", instance, key, None) == 7
+        # A refused materialisation is not a publication.
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(key, metadata={"dagster/row_count": 2, REFUSED: "not published"})
+        )
+        assert previous_row_count(_Target(None), "d", instance, key, None) == 7
