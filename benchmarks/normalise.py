@@ -265,14 +265,17 @@ def main() -> None:
     print()
     print(f"{'':30}{'rows':>11}{'seconds':>10}{'rows/s':>12}{'peak RSS MiB':>14}  found")
     print(
-        f"{'omv read_csv + normalise()':30}{ours['rows']:>11,}{ours_total:>10.2f}{ours_rate:>12,.0f}{ours['peak_mib']:>14,.0f}"
+        f"{'omv read_csv + normalise()':30}{ours['rows']:>11,}{ours_total:>10.2f}{ours_rate:>12,.0f}"
+        f"{ours['peak_mib']:>14,.0f}"
         f"  {ours['rejected_rows']:,} rows rejected, {ours['problems']:,} problems"
     )
     print(
-        f"{'  of which normalise()':30}{ours['rows']:>11,}{ours['normalise_s']:>10.2f}{ours_rate_normalise:>12,.0f}"
+        f"{'  of which normalise()':30}{ours['rows']:>11,}{ours['normalise_s']:>10.2f}"
+        f"{ours_rate_normalise:>12,.0f}"
     )
     print(
-        f"{'frictionless validate':30}{theirs['rows']:>11,}{theirs['seconds']:>10.2f}{theirs_rate:>12,.0f}{theirs['peak_mib']:>14,.0f}"
+        f"{'frictionless validate':30}{theirs['rows']:>11,}{theirs['seconds']:>10.2f}{theirs_rate:>12,.0f}"
+        f"{theirs['peak_mib']:>14,.0f}"
         f"  {theirs['invalid_rows']:,} rows invalid, {theirs['errors']:,} errors"
     )
     print()
@@ -282,7 +285,8 @@ def main() -> None:
     )
     if subset < ours["rows"]:
         print(
-            f"Frictionless ran on the first {subset:,} rows only (it is slow); rates are compared, not totals."
+            f"Frictionless ran on the first {subset:,} rows only (it is slow); "
+            "rates are compared, not totals."
         )
     print("Peak memory: ru_maxrss of each side's own subprocess (interpreter, imports and data included).")
     print(

@@ -83,13 +83,15 @@ def cmd_preview(args: argparse.Namespace) -> int:
             continue
         report = flow.report_table(result)
         print(
-            f"        {len(result.valid)} valid, {result.rejected_rows} rejected, {len(result.warnings)} warnings"
+            f"        {len(result.valid)} valid, {result.rejected_rows} rejected, "
+            f"{len(result.warnings)} warnings"
         )
         if result.unknown_columns:
             print(f"        columns not in the standard (left out): {', '.join(result.unknown_columns)}")
         for row in report.itertuples(index=False):
             print(
-                f"        row {row.source_row} [{row.severity}] {row.field}: {row.message} (value: {row.raw_value})"
+                f"        row {row.source_row} [{row.severity}] {row.field}: {row.message} "
+                f"(value: {row.raw_value})"
             )
         if args.report_dir:
             out = Path(args.report_dir) / f"{entry.config.dataset_id(dataset_key)}.report.csv"
@@ -107,9 +109,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     from omv_pipelines import settings
     from omv_pipelines.catalog.loader import load_catalog
+    from omv_pipelines.definitions import build_definitions
     from omv_pipelines.defs import tags
     from omv_pipelines.defs.local import run_commune, run_regional, run_summary
-    from omv_pipelines.definitions import build_definitions
     from omv_pipelines.demo import DEMO_WFS_ENV, demo_wfs_layers
     from omv_pipelines.demo.mapserver import MapServerWfs
 
@@ -125,7 +127,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         for code, entry in sorted(catalog.active.items()):
             result = run_commune(defs, instance, entry.config, tags={tags.REASON: "demo"})
             print(
-                f"{'ok' if result.success else 'FAILED':6} {entry.config.commune.name} ({code}) run {result.run_id}"
+                f"{'ok' if result.success else 'FAILED':6} {entry.config.commune.name} ({code}) "
+                f"run {result.run_id}"
             )
             for line in run_summary(result):
                 print(f"         {line}")

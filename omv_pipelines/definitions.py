@@ -22,7 +22,6 @@ from dagster._core.definitions.unresolved_asset_job_definition import Unresolved
 from dagster.components.definitions import LazyDefinitions
 
 import omv_pipelines.defs
-
 from omv_pipelines import settings
 from omv_pipelines.defs.io_manager import ParquetIOManager
 from omv_pipelines.defs.resources import CatalogResource, PublisherResource

@@ -35,7 +35,10 @@ class Commune:
 
     @property
     def slug(self) -> str:
-        """ASCII, lower-case, dash-separated name, e.g. "Braine-l'Alleud" (or "Braine-l’Alleud") → "braine-l-alleud"."""
+        """ASCII, lower-case, dash-separated name.
+
+        E.g. "Braine-l'Alleud" (or "Braine-l’Alleud") → "braine-l-alleud".
+        """
         return slugify(self.name)
 
 

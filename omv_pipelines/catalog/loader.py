@@ -13,6 +13,7 @@ from pathlib import Path
 
 import yaml
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from omv_pipelines.catalog.models import CommuneConfig
 from omv_pipelines.errors import OmvError
@@ -64,7 +65,7 @@ class Catalog:
             raise CatalogError(self.folder, [str(e) for e in self.errors])
 
 
-def _describe(error: dict) -> str:
+def _describe(error: ErrorDetails) -> str:
     location = ".".join(str(part) for part in error["loc"]) or "(top level)"
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "missing":
@@ -120,7 +121,8 @@ def load_catalog(folder: Path | str) -> Catalog:
                 CatalogError(
                     path,
                     [
-                        f"ins_code: {config.ins_code} is already described by {first}; keep one file per commune"
+                        f"ins_code: {config.ins_code} is already described by {first}; "
+                        "keep one file per commune"
                     ],
                 )
             )

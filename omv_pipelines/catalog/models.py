@@ -50,7 +50,8 @@ class OdwbNaming(BaseModel):
         unknown = set(re.findall(r"{(\w*)}", value)) - {"commune", "ins_code", "theme", "dataset"}
         if unknown:
             raise ValueError(
-                f"unknown placeholder(s) {', '.join(sorted(unknown))}; use {{commune}}, {{ins_code}}, {{theme}}, {{dataset}}"
+                f"unknown placeholder(s) {', '.join(sorted(unknown))}; "
+                "use {commune}, {ins_code}, {theme}, {dataset}"
             )
         return value
 
@@ -72,7 +73,8 @@ class DatasetConfig(BaseModel):
         0.5,
         ge=0,
         le=1,
-        description="Largest share of rows that may disappear since the last publication before publishing is refused.",
+        description="Largest share of rows that may disappear since the last publication "
+        "before publishing is refused.",
     )
 
     @model_validator(mode="after")
@@ -110,8 +112,9 @@ class CommuneConfig(BaseModel):
     datasets: dict[str, DatasetConfig] = Field(..., description="Datasets provided, keyed 'theme/dataset'.")
     bbox: tuple[float, float, float, float] | None = Field(
         None,
-        description="Rarely needed: points are already checked against the commune's real boundary (a warning "
-        "outside it) and Wallonia's (an error). A box in WGS84, [lon_min, lat_min, lon_max, lat_max], is a stricter "
+        description="Rarely needed: points are already checked against the commune's real boundary "
+        "(a warning outside it) and Wallonia's (an error). A box in WGS84, "
+        "[lon_min, lat_min, lon_max, lat_max], is a stricter "
         "extent the commune declares: points outside it are rejected instead of warned about.",
     )
 
@@ -173,7 +176,8 @@ class CommuneConfig(BaseModel):
             raise ValueError("expected [lon_min, lat_min, lon_max, lat_max] with min < max (WGS84 degrees)")
         if lon_min < w_lon_min or lon_max > w_lon_max or lat_min < w_lat_min or lat_max > w_lat_max:
             raise ValueError(
-                f"the box {list(value)} is not inside Wallonia (its extent is {extent}): check the lon/lat order"
+                f"the box {list(value)} is not inside Wallonia (its extent is {extent}): "
+                "check the lon/lat order"
             )
         return value
 

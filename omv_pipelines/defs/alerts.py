@@ -16,14 +16,15 @@ The webhook is posted through the project's one HTTP session (retries on connect
 import os
 from collections.abc import Mapping, Sequence
 from functools import cache
+from typing import Any
 
 import dagster as dg
 
 from omv_pipelines import http, secrets
 from omv_pipelines.catalog.communes import lookup
-from omv_pipelines.errors import OmvError
 from omv_pipelines.defs import tags
 from omv_pipelines.defs.keys import dataset_of
+from omv_pipelines.errors import OmvError
 
 DEFAULT_UI_URL = "http://127.0.0.1:3000"
 
@@ -74,6 +75,8 @@ class AlertResource(dg.ConfigurableResource):
     def _post(self, subject: str, text: str) -> None:
         import requests
 
+        if self.webhook_url is None:  # send() only posts when the webhook channel is configured
+            raise AlertError("no webhook_url configured")
         try:
             with http.session(retries=WEBHOOK_RETRIES) as session:
                 response = session.post(self.webhook_url, json={"text": text}, timeout=self.timeout_s)
@@ -89,6 +92,8 @@ class AlertResource(dg.ConfigurableResource):
         import smtplib
         from email.message import EmailMessage
 
+        if self.smtp_host is None:  # send() only mails when the email channel is configured
+            raise AlertError("no smtp_host configured")
         message = EmailMessage()
         message["Subject"], message["From"] = subject, self.smtp_from or f"omv-pipelines@{self.smtp_host}"
         message["To"] = ", ".join(_recipients(self.email_to))
@@ -170,7 +175,8 @@ def failure_message(
 @dg.run_failure_sensor(
     name="alert_on_run_failure",
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Posts a short message (commune, dataset, step, error, link) to the configured webhook and/or email.",
+    description="Posts a short message (commune, dataset, step, error, link) "
+    "to the configured webhook and/or email.",
 )
 def alert_on_run_failure(context: dg.RunFailureSensorContext, alerts: AlertResource) -> None:
     """Watches every job of this code location: commune_sync, regional_rebuild, and the runs the UI
@@ -189,7 +195,7 @@ def alert_resource_from_env(env: Mapping[str, str] | None = None) -> AlertResour
     email = all(env.get(name) for name in ("OMV_SMTP_HOST", "OMV_ALERT_EMAIL_TO"))
     if not (webhook or email):
         return None
-    fields: dict[str, object] = {"ui_url": dg.EnvVar("OMV_UI_URL")} if env.get("OMV_UI_URL") else {}
+    fields: dict[str, Any] = {"ui_url": dg.EnvVar("OMV_UI_URL")} if env.get("OMV_UI_URL") else {}
     if webhook:
         fields["webhook_url"] = dg.EnvVar("OMV_ALERT_WEBHOOK_URL")
     if email:
@@ -207,7 +213,10 @@ def alert_resource_from_env(env: Mapping[str, str] | None = None) -> AlertResour
 
 @dg.definitions
 def failure_alerts() -> dg.Definitions:
-    """The sensor and its resource exist only when a channel is configured (no sensor shouting into the void)."""
+    """The sensor and its resource exist only when a channel is configured.
+
+    (No sensor shouting into the void.)
+    """
     alerts = alert_resource_from_env()
     return (
         dg.Definitions(sensors=[alert_on_run_failure], resources={"alerts": alerts})

@@ -64,7 +64,8 @@ def build_freshness_check(dataset_key: str) -> dg.AssetChecksDefinition:
     @dg.asset_check(
         asset=DatasetKeys.of(dataset_key).regional,
         name=CHECK_NAME,
-        description="Every active commune providing this dataset published it within its freshness_hours (default 36).",
+        description="Every active commune providing this dataset published it "
+        "within its freshness_hours (default 36).",
     )
     def commune_freshness(
         context: dg.AssetCheckExecutionContext, catalog: CatalogResource

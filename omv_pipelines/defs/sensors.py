@@ -4,13 +4,12 @@ A commune removed from the catalogue (or deactivated) keeps its partition and hi
 gets no more runs.
 """
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 
-from omv_pipelines.defs import tags
+from omv_pipelines.defs import jobs, tags
 from omv_pipelines.defs.keys import DatasetKeys, all_dataset_keys, dataset_of
-from omv_pipelines.defs import jobs
 from omv_pipelines.defs.partitions import COMMUNES, communes_partitions
 from omv_pipelines.defs.resources import CatalogResource
 
@@ -28,7 +27,8 @@ UNFINISHED = [
     job=jobs.commune_sync_job,
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Adds each new catalogue commune as a partition and requests its first harvest (the backfill).",
+    description="Adds each new catalogue commune as a partition "
+    "and requests its first harvest (the backfill).",
 )
 def commune_catalog_sensor(context: dg.SensorEvaluationContext, catalog: CatalogResource):
     loaded = catalog.load()
@@ -90,7 +90,7 @@ def regional_rebuild_sensor(context: dg.SensorEvaluationContext):
             f"{len(busy)} commune run(s) queued or in progress: waiting for the night to finish"
         )
     last_regional = instance.get_run_records(dg.RunsFilter(job_name=jobs.regional_job.name), limit=1)
-    since = last_regional[0].create_timestamp if last_regional else datetime.fromtimestamp(0, tz=timezone.utc)
+    since = last_regional[0].create_timestamp if last_regional else datetime.fromtimestamp(0, tz=UTC)
     done = [
         record
         for record in instance.get_run_records(

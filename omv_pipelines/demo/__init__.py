@@ -24,6 +24,7 @@ def demo_wfs_layers() -> list:
             .get("properties", {})
             .get("name", "EPSG:4326")
         )
-        epsg = int(re.search(r"(\d+)$", crs).group(1)) if re.search(r"(\d+)$", crs) else 4326
+        number = re.search(r"(\d+)$", crs)
+        epsg = int(number.group(1)) if number else 4326
         layers.append(WfsLayer(name=path.stem, path=path, epsg=epsg, feature_id="ident"))
     return layers

@@ -524,7 +524,7 @@ def make_liege(path: Path) -> None:
                 installed,
             ]
         )
-    for column, width in zip("ABCDEFGHIJKLM", (5, 30, 28, 14, 9, 11, 11, 10, 22, 9, 18, 24, 18)):
+    for column, width in zip("ABCDEFGHIJKLM", (5, 30, 28, 14, 9, 11, 11, 10, 22, 9, 18, 24, 18), strict=True):
         sheet.column_dimensions[column].width = width
     for row in sheet.iter_rows(min_row=4, min_col=13, max_col=13):
         row[0].number_format = "DD/MM/YYYY"
@@ -675,7 +675,8 @@ NAMUR_PROCESSUS = [
     ),
 ]
 
-# Namur, participatory budget projects: (ref, process, title, amount, votes, status, category, street, number, offset)
+# Namur, participatory budget projects:
+# (ref, process, title, amount, votes, status, category, street, number, offset)
 NAMUR_PROJETS = [
     (
         "P01",
@@ -818,7 +819,8 @@ LIEGE_EQUIPEMENTS_HEADER = [
     "Remarque interne",
 ]
 LIEGE_EQUIPEMENTS = [
-    # (id, name, type, street, street code, number, offset, pmr, hours, status, installed, maintained, paying, note)
+    # (id, name, type, street, street code, number, offset, pmr, hours, status,
+    #  installed, maintained, paying, note)
     (
         "EQ-001",
         "Fontaine du Perron",
@@ -1216,7 +1218,8 @@ def make_namur_velos(path: Path) -> None:
         )
     _write_sqlite(
         path,
-        "CREATE TABLE arceaux (id_arceau INTEGER PRIMARY KEY, libelle TEXT, rue TEXT, code_rue TEXT, num_police TEXT,"
+        "CREATE TABLE arceaux (id_arceau INTEGER PRIMARY KEY, libelle TEXT, rue TEXT, code_rue TEXT,"
+        " num_police TEXT,"
         " x_l72 REAL, y_l72 REAL, type_support TEXT, couvert INTEGER, securise INTEGER, nb_places INTEGER,"
         " annee_pose INTEGER, borne_recharge TEXT)",
         "arceaux",

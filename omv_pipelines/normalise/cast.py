@@ -53,7 +53,7 @@ def fold(text: pd.Series) -> pd.Series:
     )
     folded = uniques.str.strip().str.lower().str.normalize("NFKD")
     folded = folded.str.replace(_COMBINING, "", regex=True).to_numpy(dtype=object, na_value=None)
-    keys = np.append(folded, None)  # code -1 (missing) → None
+    keys = np.append(folded, np.array([None], dtype=object))  # code -1 (missing) → None
     return pd.Series(keys[codes], index=text.index, dtype="string")
 
 

@@ -67,6 +67,7 @@ class Mapping(BaseModel):
     id: str | None = Field(
         None,
         description="Template of the local number, with source columns in braces, e.g. '{numero}'. The "
-        "published id is '<ins_code>-<local number>'. Default: the source's 'id' column, else the row number.",
+        "published id is '<ins_code>-<local number>'. "
+        "Default: the source's 'id' column, else the row number.",
     )
     geometry: GeometryMapping | None = Field(None, description="Where the coordinates come from.")

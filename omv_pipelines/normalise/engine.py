@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import string
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -261,7 +262,8 @@ def _geometry_types(geojson: pd.Series) -> pd.Series:
     ).fillna(first)
 
 
-_CASTERS = {
+# Every caster takes the source text (and, for dates, the declared formats) → (typed values, bad rows).
+_CASTERS: dict[str, Callable[..., tuple[pd.Series, pd.Series]]] = {
     "string": lambda s: cast.cast_string(s),
     "integer": cast.cast_integer,
     "number": cast.cast_number,
@@ -287,7 +289,7 @@ class _ColumnResolver:
     def __init__(self, raw: pd.DataFrame, schema: DatasetSchema, mapping: Mapping):
         self.raw = raw
         self.mapping = mapping
-        self.by_key = {}
+        self.by_key: dict[str, str] = {}
         for column in raw.columns:
             if column not in PROVENANCE_COLUMNS:
                 self.by_key.setdefault(column_key(str(column)), column)
@@ -296,7 +298,8 @@ class _ColumnResolver:
         unknown_fields = set(mapping.columns) - set(schema.field_names)
         if unknown_fields:
             raise MappingError(
-                f"mapping.columns names field(s) not in the schema {schema.key}: {', '.join(sorted(unknown_fields))}; "
+                f"mapping.columns names field(s) not in the schema {schema.key}: "
+                f"{', '.join(sorted(unknown_fields))}; "
                 f"fields are: {', '.join(schema.field_names)}"
             )
         for field_name in mapping.columns:
@@ -395,7 +398,7 @@ def _record_ids(
 
 @dataclass
 class _SourcedGeometries(Geometries):
-    source_text: pd.Series = None  # type: ignore[assignment]
+    source_text: pd.Series = None
 
 
 # Which column feeds a geometry field — the one rule, for every source kind:

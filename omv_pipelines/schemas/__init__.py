@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -85,7 +85,7 @@ class DatasetSchema:
         return self.descriptor.get("standard")
 
 
-@lru_cache(maxsize=None)
+@cache
 def get_schema(key: str) -> DatasetSchema:
     if key not in DATASETS:
         raise UnknownDataset(key)

@@ -11,7 +11,8 @@ def test_validate_lists_good_files_and_explains_bad_ones(tmp_path, capsys):
     for path in DEMO_CATALOG.glob("*.yaml"):
         shutil.copy(path, tmp_path / path.name)
     (tmp_path / "82005-bertogne.yaml").write_text(
-        'ins_code: "82005"\ndatasets:\n  resilience/defibrillateurs:\n    source: {kind: spreadsheet, path: dae.xlsx}\n',
+        'ins_code: "82005"\ndatasets:\n  resilience/defibrillateurs:\n'
+        "    source: {kind: spreadsheet, path: dae.xlsx}\n",
         encoding="utf-8",
     )
     assert main(["validate", str(tmp_path)]) == 1

@@ -1,4 +1,7 @@
-"""Geometry → GeoJSON [lon, lat] WGS84: x/y in Belgian CRSs, lon/lat, WKT, GeoJSON text, swaps; which column feeds which field."""
+"""Geometry → GeoJSON [lon, lat] WGS84.
+
+x/y in Belgian CRSs, lon/lat, WKT, GeoJSON text, swaps; which column feeds which field.
+"""
 
 import json
 
@@ -15,7 +18,7 @@ def _projected(crs: str) -> tuple[list[float], list[float]]:
     from pyproj import Transformer
 
     forward = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
-    xs, ys = zip(*(forward.transform(lon, lat) for lon, lat in PLACES))
+    xs, ys = zip(*(forward.transform(lon, lat) for lon, lat in PLACES), strict=True)
     return [round(x, 2) for x in xs], [round(y, 2) for y in ys]
 
 
@@ -40,7 +43,7 @@ def test_xy_in_belgian_lambert_is_reprojected_like_pyproj(crs):
         "lies in Arlon (81001), 109 km from Namur",
     ]
     back = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
-    for geojson, x, y in zip(result.valid["coordinates"], xs, ys):
+    for geojson, x, y in zip(result.valid["coordinates"], xs, ys, strict=True):
         assert json.loads(geojson)["type"] == "Point"
         lon, lat = _coordinates(geojson)
         expected_lon, expected_lat = back.transform(x, y)
@@ -55,11 +58,11 @@ def test_lon_lat_columns_with_decimal_commas():
 
 def test_wkt_points_in_lambert_72():
     xs, ys = _projected("EPSG:31370")
-    wkt = [f"POINT ({x} {y})" for x, y in zip(xs, ys)]
+    wkt = [f"POINT ({x} {y})" for x, y in zip(xs, ys, strict=True)]
     wkt[1] = wkt[1].replace("POINT", "point Z").replace(")", " 0)")
     result = run_defib(defibrillators(3, wkt=wkt), geometry={"wkt": "wkt", "crs": "EPSG:31370"})
     assert result.rejected.empty
-    for geojson, (lon, lat) in zip(result.valid["coordinates"], PLACES):
+    for geojson, (lon, lat) in zip(result.valid["coordinates"], PLACES, strict=True):
         assert _coordinates(geojson) == pytest.approx([lon, lat], abs=1e-6)
 
 
@@ -84,7 +87,10 @@ def test_wkt_lines_and_polygons_in_lambert_72_become_geojson():
 
     back = Transformer.from_crs("EPSG:31370", "EPSG:4326", always_xy=True)
     line = "LINESTRING (185000 128000, 185100 128050, 185200 128050)"
-    polygon = "POLYGON ((185000 128000, 185100 128000, 185100 128100, 185000 128000), (185020 128010, 185050 128010, 185050 128040, 185020 128010))"
+    polygon = (
+        "POLYGON ((185000 128000, 185100 128000, 185100 128100, 185000 128000), "
+        "(185020 128010, 185050 128010, 185050 128040, 185020 128010))"
+    )
     multi = "MULTILINESTRING ((185000 128000, 185100 128050), (185200 128050, 185300 128100))"
     points = "MULTIPOINT ((185000 128000), (185100 128050))"
     result = run(
@@ -123,7 +129,8 @@ def test_geojson_text_is_re_emitted_in_the_templates_form():
         '{"type": "Point", "coordinates": [4.8675, 50.4657]}',
         '{"type":"Feature","geometry":{"coordinates":[4.8675,50.4657],"type":"Point"},"properties":{}}',
         '{"type":"LineString","coordinates":[[4.860000001,50.46],[4.87,50.47,112.5]]}',
-        '{"type": "Feature", "properties": {"name": "x"}, "geometry": {"type": "MultiLineString", "coordinates": [[[4.86, 50.46], [4.87, 50.47]], [[4.88, 50.48], [4.89, 50.49]]]}}',
+        '{"type": "Feature", "properties": {"name": "x"}, "geometry": {"type": "MultiLineString", '
+        '"coordinates": [[[4.86, 50.46], [4.87, 50.47]], [[4.88, 50.48], [4.89, 50.49]]]}}',
         '{"type": "GeometryCollection", "geometries": [{"type": "Point", "coordinates": [4.86, 50.46]}]}',
         '{"type": "LineString", "coordinates": [[2.35, 48.85], [4.87, 50.47]]}',
         '{"type": "Circle", "radius": 3}',
@@ -133,7 +140,8 @@ def test_geojson_text_is_re_emitted_in_the_templates_form():
         '{"coordinates": [4.8675, 50.4657], "type": "Point"}',
         '{"coordinates": [4.8675, 50.4657], "type": "Point"}',
         '{"coordinates": [[4.86, 50.46], [4.87, 50.47]], "type": "LineString"}',
-        '{"coordinates": [[[4.86, 50.46], [4.87, 50.47]], [[4.88, 50.48], [4.89, 50.49]]], "type": "MultiLineString"}',
+        '{"coordinates": [[[4.86, 50.46], [4.87, 50.47]], [[4.88, 50.48], [4.89, 50.49]]], '
+        '"type": "MultiLineString"}',
         texts[4],
     ]
     assert problems(result) == [

@@ -117,5 +117,6 @@ class DagsterProcesses:
                 return value
             time.sleep(interval_s)
         raise AssertionError(
-            f"timed out after {timeout_s:.0f} s waiting for {what}; daemon log tail:\n{self.log('daemon')[-4000:]}"
+            f"timed out after {timeout_s:.0f} s waiting for {what}; "
+            f"daemon log tail:\n{self.log('daemon')[-4000:]}"
         )

@@ -3,6 +3,7 @@
 import dagster as dg
 import pytest
 
+from omv_pipelines.catalog.loader import load_catalog
 from omv_pipelines.defs.alerts import (
     AlertError,
     AlertResource,
@@ -10,7 +11,6 @@ from omv_pipelines.defs.alerts import (
     alert_resource_from_env,
     dataset_of_step,
 )
-from omv_pipelines.catalog.loader import load_catalog
 from omv_pipelines.defs.local import run_commune
 from omv_pipelines_tests.support.loopback import loopback_server
 from omv_pipelines_tests.test_ops.helpers import demo_catalog, free_port

@@ -7,8 +7,8 @@ import dagster as dg
 import pytest
 
 from omv_pipelines.catalog.loader import load_catalog
-from omv_pipelines.defs.keys import DatasetKeys
 from omv_pipelines.defs.freshness import CHECK_NAME, commune_freshness_sensor, late_communes
+from omv_pipelines.defs.keys import DatasetKeys
 from omv_pipelines.defs.local import run_commune
 from omv_pipelines.defs.resources import CatalogResource
 from omv_pipelines.schemas import DATASETS

@@ -1,4 +1,7 @@
-"""A commune joins by adding its catalogue file; deactivating or removing it stops its runs, not its history."""
+"""A commune joins by adding its catalogue file.
+
+Deactivating or removing it stops its runs, not its history.
+"""
 
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -7,8 +10,8 @@ import dagster as dg
 import pytest
 
 from omv_pipelines.catalog.loader import load_catalog
-from omv_pipelines.defs.keys import DatasetKeys
 from omv_pipelines.defs import tags
+from omv_pipelines.defs.keys import DatasetKeys
 from omv_pipelines.defs.local import run_commune
 from omv_pipelines.defs.resources import CatalogResource
 from omv_pipelines.defs.schedules import build_schedules

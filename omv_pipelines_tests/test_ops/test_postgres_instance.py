@@ -10,15 +10,16 @@ import dagster as dg
 import pytest
 
 from omv_pipelines.catalog.loader import load_catalog
-from omv_pipelines.defs.keys import DatasetKeys
 from omv_pipelines.defs.freshness import late_communes
+from omv_pipelines.defs.keys import DatasetKeys
 from omv_pipelines.defs.local import run_commune, run_regional
 from omv_pipelines.defs.sensors import regional_rebuild_sensor
 from omv_pipelines_tests.test_ops.helpers import demo_catalog
 
 REPO = Path(__file__).parents[2]
 SERVER = "postgresql://postgres@127.0.0.1:5432"
-DRIVER = "postgresql+psycopg2://postgres@127.0.0.1:5432"  # what dagster-postgres needs (deploy/dagster.production.yaml)
+# What dagster-postgres needs (deploy/dagster.production.yaml).
+DRIVER = "postgresql+psycopg2://postgres@127.0.0.1:5432"
 
 
 @pytest.fixture

@@ -15,7 +15,11 @@ NAMUR = [
 
 ADD_PARTITION = """
 mutation($repositorySelector: RepositorySelector!, $partitionsDefName: String!, $partitionKey: String!) {
-  addDynamicPartition(repositorySelector: $repositorySelector, partitionsDefName: $partitionsDefName, partitionKey: $partitionKey) {
+  addDynamicPartition(
+    repositorySelector: $repositorySelector
+    partitionsDefName: $partitionsDefName
+    partitionKey: $partitionKey
+  ) {
     __typename
     ... on AddDynamicPartitionSuccess { partitionKey }
     ... on PythonError { message }
@@ -76,7 +80,8 @@ def test_backfill_of_a_new_commune_through_the_graphql_api(tmp_path):
         assert launched["__typename"] == "LaunchBackfillSuccess", launched
         backfill_id = launched["backfillId"]
 
-        services.start_daemon()  # the catalogue sensor finds Namur's partition known: the backfill is the only run
+        # The catalogue sensor finds Namur's partition known: the backfill is the only run.
+        services.start_daemon()
 
         def finished():
             backfill = services.graphql(BACKFILL, {"id": backfill_id})["partitionBackfillOrError"]

@@ -18,9 +18,9 @@ import pydantic
 import pytest
 
 from omv_pipelines.sources import harvest
-from omv_pipelines.sources.sql import incremental as inc
 from omv_pipelines.sources.base import HARVESTED_AT, SOURCE_ROW, SourceError
 from omv_pipelines.sources.sql import SqlSource
+from omv_pipelines.sources.sql import incremental as inc
 
 START = dt.datetime(2024, 3, 1, 8, 0)
 

@@ -73,7 +73,10 @@ def test_json_schema_describes_every_field():
 
 
 def test_import_does_not_load_sqlalchemy():
-    code = "import sys, omv_pipelines.sources.sql.harvest; assert 'sqlalchemy' not in sys.modules, 'sqlalchemy loaded'"
+    code = (
+        "import sys, omv_pipelines.sources.sql.harvest; "
+        "assert 'sqlalchemy' not in sys.modules, 'sqlalchemy loaded'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -291,13 +294,14 @@ def test_postgres_row_read_in_chunks_when_a_type_needs_it(pg):
 
 def test_postgres_copy_keeps_every_type_and_value(pg):
     url, schema = pg
-    query = f"""SELECT * FROM (VALUES
+    query = """SELECT * FROM (VALUES
         (1, true, 7::smallint, 9000000000::bigint, 1.5::real, 'NaN'::float8, 12.34::numeric(6,2),
          123.456::numeric, '', 'NULL', e'deux\nlignes, "guillemets"; point-virgule', date '2024-02-29',
          timestamp '2024-05-01 12:00:00.25', timestamptz '2024-05-01 12:00:00+02',
-         'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid, '{{"k": [1, 2]}}'::jsonb,
+         'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid, '{"k": [1, 2]}'::jsonb,
          ST_SetSRID(ST_MakePoint(185000, 128000), 31370)),
-        (2, NULL, NULL, NULL, NULL, '-Infinity', NULL, -0.5, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)
+        (2, NULL, NULL, NULL, NULL, '-Infinity', NULL, -0.5, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+         NULL)
     ) AS t(id, b, i2, i8, f4, f8, n, nfree, empty, word, odd, d, ts, tstz, u, j, g)"""
     harvest = harvest_sql(SqlSource(url_env="DB", query=query), source_id="s", env={"DB": url})
     assert harvest.stats["method"] == "copy"

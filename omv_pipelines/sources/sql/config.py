@@ -21,7 +21,7 @@ class SqlIncremental(BaseModel):
     """Column that grows whenever a row is added or changed, e.g. last_modified (a timestamp, a date or an
     increasing number). Rows where it is empty are only read by a full refresh."""
     key_column: str
-    """Column that identifies a row (its primary key): a changed row replaces the earlier copy with that key."""
+    ("Column that identifies a row (its primary key): a changed row replaces the earlier copy with that key.")
     soft_delete_column: str | None = None
     """Column that marks a deleted row, e.g. deleted_at or is_deleted; such rows are removed from the table.
     Without it, rows deleted in the database only disappear at the next full refresh."""

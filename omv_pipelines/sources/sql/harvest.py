@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -99,7 +99,7 @@ def harvest_sql(
     except (ImportError, sa.exc.NoSuchModuleError) as err:
         if url.get_backend_name() in DRIVER_EXTRAS:
             extra, scheme = DRIVER_EXTRAS[url.get_backend_name()]
-            hint = f"pip install 'omv_pipelines[{extra}]' and write the URL as {scheme}://..."
+            hint: str | None = f"pip install 'omv_pipelines[{extra}]' and write the URL as {scheme}://..."
         else:
             hint = "install the SQLAlchemy dialect and driver for this database"
         raise fail(f"no database driver for {url.drivername!r} ({err})", hint) from None
@@ -182,10 +182,15 @@ def _read_by_copy(
     compiled = stmt.compile(dialect=conn.dialect)
     sql, bound = str(compiled), compiled.construct_params(params)
     dbapi_error = conn.dialect.loaded_dbapi.Error
-    cursor = conn.connection.dbapi_connection.cursor()
+    dbapi_connection = conn.connection.dbapi_connection
+    if dbapi_connection is None:  # only after the connection was invalidated, never in a read
+        raise sa.exc.ResourceClosedError("the database connection was closed")
+    cursor = dbapi_connection.cursor()
     try:
         cursor.execute(f"SELECT * FROM ({sql}) AS omv_t LIMIT 0", bound)  # the result's columns and types
-        description = [column for column in cursor.description if column.name != skip]
+        # psycopg2 describes columns with named Column objects, not the bare tuples of the DBAPI stubs.
+        columns: Sequence[Any] = cursor.description
+        description = [column for column in columns if column.name != skip]
         names = [column.name for column in description]
         if len(set(names)) < len(names) or pg_copy.column_types(description) is None:
             return None
@@ -295,6 +300,8 @@ def _statement(config: SqlSource, conn: Connection, *, incremental: bool = False
             columns.append(_geojson(table.c[geom]).label(_GEOJSON_TMP))
         select = sa.select(*columns).select_from(table)
         return select.where(table.c[mark] >= sa.bindparam(_SINCE)) if mark else select
+    if config.query is None:  # SqlSource's validator requires exactly one of table or query
+        raise ValueError("give exactly one of table or query")
     query = config.query.strip().rstrip(";")
     ident = conn.dialect.identifier_preparer.quote
     if mark:

@@ -121,6 +121,12 @@ def encode_watermark(value: Any) -> dict[str, Any] | None:
     raise ValueError(f"values of type {type(value).__name__} cannot be a watermark")
 
 
+def _watermark_value(value: Any) -> Any:
+    """The JSON value of a watermark as shown in the run's stats (None when there is none)."""
+    encoded = encode_watermark(value)
+    return encoded["value"] if encoded is not None else None
+
+
 def decode_watermark(doc: dict[str, Any] | None) -> Any:
     """The Python value to bind in the next read (a plain datetime: drivers know how to send it)."""
     if doc is None:
@@ -248,8 +254,8 @@ def harvest_incremental(
         "rows": len(table),
         "new_rows": len(new),
         "soft_deleted_rows": deleted,
-        "watermark_before": encode_watermark(before)["value"] if before is not None else None,
-        "watermark_after": encode_watermark(after)["value"] if after is not None else None,
+        "watermark_before": _watermark_value(before),
+        "watermark_after": _watermark_value(after),
         "duration_s": round(time.perf_counter() - started, 3),
     }
     if state is None:
@@ -295,6 +301,7 @@ def _check_keys(frame: pd.DataFrame, key: str, source_id: str) -> None:
         examples = ", ".join(map(str, repeated.unique()[:5]))
         raise SourceError(
             source_id,
-            f"incremental.key_column {key!r} is not unique: {len(repeated)} repeated value(s), e.g. {examples}",
+            f"incremental.key_column {key!r} is not unique: "
+            f"{len(repeated)} repeated value(s), e.g. {examples}",
             "choose the table's primary key as key_column",
         )
