@@ -21,14 +21,20 @@ def _format_column(values: pd.Series, kind: str) -> pd.Series:
     elif kind == "date":
         text = pd.to_datetime(values).dt.strftime("%Y-%m-%d")
     elif kind == "datetime":
-        text = pd.to_datetime(values).dt.strftime("%Y-%m-%dT%H:%M:%S%z").str.replace(r"([+-]\d\d)(\d\d)$", r"\1:\2", regex=True)
+        text = (
+            pd.to_datetime(values)
+            .dt.strftime("%Y-%m-%dT%H:%M:%S%z")
+            .str.replace(r"([+-]\d\d)(\d\d)$", r"\1:\2", regex=True)
+        )
     elif kind in ("integer", "year"):
         text = values.astype("Int64").astype("string")
     elif kind == "number":
         # 125.0 is written "125", as a person filling in the template would; 12.5 stays "12.5".
         numbers = values.astype("Float64")
         whole = numbers.notna() & (numbers == numbers.round()) & (numbers.abs() < 2**53)
-        text = numbers.astype("string").mask(whole, numbers.where(whole).round().astype("Int64").astype("string"))
+        text = numbers.astype("string").mask(
+            whole, numbers.where(whole).round().astype("Int64").astype("string")
+        )
     else:
         text = values.astype("string")
     return text.astype("string").fillna("")

@@ -32,7 +32,9 @@ def dataset_metadata(
     metadata: dict[str, object] = {
         "title": f"{schema.title} — {area}",
         "description": description,
-        "keyword": sorted({schema.title.lower(), THEMES[schema.theme].lower(), "ouvrir ma ville", area.lower()}),
+        "keyword": sorted(
+            {schema.title.lower(), THEMES[schema.theme].lower(), "ouvrir ma ville", area.lower()}
+        ),
         "publisher": publisher,
         "language": LANGUAGE,
         "timezone": TIMEZONE,

@@ -102,10 +102,17 @@ class ExportTarget:
         on_progress: Callable[[str], None] | None = None,
     ) -> Publication:
         data, digest = render(table, schema)
-        report_csv = None if report is None else report.to_csv(index=False, lineterminator="\r\n").encode("utf-8")
+        report_csv = (
+            None if report is None else report.to_csv(index=False, lineterminator="\r\n").encode("utf-8")
+        )
         result = export_dataset(
-            self.folder, dataset_id, data, content_hash=digest, row_count=len(table),
-            metadata=metadata | {"schema": schema.key, "standard": schema.standard}, report_csv=report_csv,
+            self.folder,
+            dataset_id,
+            data,
+            content_hash=digest,
+            row_count=len(table),
+            metadata=metadata | {"schema": schema.key, "standard": schema.standard},
+            report_csv=report_csv,
         )
         return Publication(
             dataset_id, self.name, str(result.csv_path), result.content_hash, len(table), result.status
@@ -184,14 +191,20 @@ class OdwbTarget:
                     max_wait_s=self.max_wait_s,
                     on_progress=(
                         (lambda step, message: on_progress(f"{dataset_id}: {step} — {message}"))
-                        if on_progress else None
+                        if on_progress
+                        else None
                     ),
                 )
         except (PublishError, OdwbError) as exc:
             raise PublicationFailed(dataset_id, "ODWB", exc) from exc
         return Publication(
-            dataset_id=result.dataset_id, target=self.name, location=result.url,
-            content_hash=result.content_hash, row_count=result.record_count, status=result.status, uid=result.uid,
+            dataset_id=result.dataset_id,
+            target=self.name,
+            location=result.url,
+            content_hash=result.content_hash,
+            row_count=result.record_count,
+            status=result.status,
+            uid=result.uid,
         )
 
     def last_publication(self, dataset_id: str) -> LastPublication | None:

@@ -220,7 +220,7 @@ def test_responses_validate_against_the_specs(specs, scenario):
             errors = specs["explore"].response_errors(e.template, e.method, e.status, e.response_json)
             if errors is None and e.status == 404:  # undocumented: check the documented error shape
                 errors = specs["explore"].errors(
-                    "/components/responses/bad_request/content/" "application~1json; charset=utf-8/schema",
+                    "/components/responses/bad_request/content/application~1json; charset=utf-8/schema",
                     e.response_json,
                 )
         else:
