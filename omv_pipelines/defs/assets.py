@@ -18,6 +18,7 @@ import dagster as dg
 import pandas as pd
 
 from omv_pipelines import flow
+from omv_pipelines.catalog.communes import UnknownCommune, lookup
 from omv_pipelines.defs import checks, tags
 from omv_pipelines.defs.failures import to_failure
 from omv_pipelines.defs.io_manager import REFUSED
@@ -253,7 +254,7 @@ def contributions_of(
     refused by the drop check, failed, or still running); "unknown" when this instance has no record of it."""
     result: dict[str, dict[str, object]] = {}
     for code in sorted(publications):
-        entry: dict[str, object] = {"rows": len(publications[code])}
+        entry: dict[str, object] = {"name": _commune_name(code), "rows": len(publications[code])}
         records = instance.fetch_materializations(
             dg.AssetRecordsFilter(asset_key=odwb_key, asset_partitions=[code]), limit=1
         ).records
@@ -277,12 +278,19 @@ def contributions_of(
     return result
 
 
+def _commune_name(code: str) -> str:
+    try:
+        return lookup(code).name
+    except UnknownCommune:  # merged away since it published (e.g. Bertogne into Bastogne in 2025)
+        return code
+
+
 def contribution_metadata(contributions: dict[str, dict[str, object]]) -> dict[str, object]:
     earlier = {code: c for code, c in contributions.items() if c["publication"] != "latest"}
     rows = pd.DataFrame(
         [
             {
-                "commune": code,
+                "commune": f"{c['name']} ({code})",
                 "rows": c["rows"],
                 "publication": c["publication"],
                 "published_at": c.get("published_at", ""),
@@ -298,7 +306,9 @@ def contribution_metadata(contributions: dict[str, dict[str, object]]) -> dict[s
             "every one from its latest run."
             if not earlier
             else f"{len(earlier)} from an earlier publication (their latest run did not publish): "
-            + ", ".join(f"{code} (published {c.get('published_at', 'at an unknown date')})" for code, c in earlier.items())
+            + ", ".join(
+                f"{c['name']} ({code}, published {c.get('published_at', 'at an unknown date')})" for code, c in earlier.items()
+            )
             + "."
         )
     )

@@ -128,7 +128,8 @@ def test_a_blocked_commune_contributes_its_last_good_publication(demo_wfs, pipel
         "62063": "latest", "53053": "latest"
     }
     assert {code: c["rows"] for code, c in contributions.items()} == {"92094": 12, "62063": 9, "53053": 10}
-    assert "92094" in metadata["contributions_report"].value
+    assert contributions["92094"]["name"] == "Namur"
+    assert "Namur (92094, published " in metadata["contributions_report"].value
 
 
 @pytest.mark.integration
