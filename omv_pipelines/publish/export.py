@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from omv_pipelines.files import atomic_write
@@ -58,7 +58,7 @@ def export_dataset(
         **metadata,
         "row_count": row_count,
         "content_hash": content_hash,
-        "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     # Metadata last: it is what marks the CSV as the good one.
     atomic_write(metadata_path, (json.dumps(record, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))

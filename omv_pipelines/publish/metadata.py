@@ -24,9 +24,11 @@ def dataset_metadata(
     """Metadata of one published dataset; `area` is a commune's name or "Wallonie" for a regional one."""
     standard = schema.standard
     follows = (
-        f"Conforme au standard {standard['author']} « {standard['name']} » version {standard['version']} ({standard['homepage']})."
+        f"Conforme au standard {standard['author']} « {standard['name']} »"
+        f" version {standard['version']} ({standard['homepage']})."
         if standard
-        else f"Schéma « {schema.key} » version {schema.descriptor.get('version')} du programme Ouvrir ma ville."
+        else f"Schéma « {schema.key} » version {schema.descriptor.get('version')}"
+        " du programme Ouvrir ma ville."
     )
     description = f"{schema.title} — {area}. {schema.descriptor.get('description', '')} {follows}".strip()
     metadata: dict[str, object] = {

@@ -52,12 +52,17 @@ class OdwbError(OmvError):
         self.action = action
         self.url = url
         transient = status is None or status == 429 or status >= 500
+        context: dict[str, str] = {}
+        if action:
+            context["action"] = action
+        if url:
+            context["url"] = url
+        if status is not None:
+            context["http_status"] = str(status)
         super().__init__(
             message,
             retryable=transient if type(self) is OdwbError else None,  # subclasses say it themselves
-            action=action or None,
-            url=url or None,
-            http_status=status,
+            **context,
         )
 
     @property

@@ -29,12 +29,14 @@ status (or the list) and waits for the processing already started.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
 import time
 import unicodedata
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from omv_pipelines.errors import OmvError
@@ -190,6 +192,7 @@ def publish_table(
     changed = [] if created or have.metadata == want.metadata else run.sync_metadata(uid, metadata)
     title = f"{dataset_id}.csv"
     if online and (have.data, have.fields) == (want.data, want.fields):  # only the metadata differ
+        assert ours is not None  # online: its "published" marker was read from our resource
         if changed:
             run.when_idle(client.publish_metadata, uid)
             run.step("publish_metadata", ", ".join(changed))
@@ -531,7 +534,9 @@ class _Run:
             self.step("metadata", ", ".join(changed))
         return changed
 
-    def sync_fields(self, uid: str, resource_uid: str, desired: list[dict], force: set[str] = frozenset()):
+    def sync_fields(
+        self, uid: str, resource_uid: str, desired: list[dict], force: AbstractSet[str] = frozenset()
+    ):
         """Make our field configurations (labelled `omv: …`) the desired ones, sending only differences.
 
         A desired configuration we have none of is skipped when the extractor already yields its effect
@@ -560,7 +565,10 @@ class _Run:
                 skipped += 1
             else:
                 self.once(
-                    client.create_field_config, uid, config, applied=lambda c=config: self._config(uid, c)
+                    client.create_field_config,
+                    uid,
+                    config,
+                    applied=functools.partial(self._config, uid, config),
                 )
                 done += 1
         for stale in existing.values():

@@ -1,6 +1,7 @@
 """The emulator (and the client's request bodies) against the official Opendatasoft OpenAPI specifications.
 
-Needs OMV_REFERENCE_DIR (the folder holding `opendatasoft/*.openapi.json`); skipped without it.
+The spec checks need OMV_REFERENCE_DIR (the folder holding `opendatasoft/*.openapi.json`), through the
+shared `reference_dir` fixture; they are skipped without it.
 
 Every exchange of a scenario that drives every endpoint the emulator serves, successes and errors, is checked:
 the path and method exist in the spec, the status is documented, the JSON body validates against the
@@ -16,7 +17,6 @@ dataset: those bodies are checked against the spec's documented error shape (`ba
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -25,11 +25,6 @@ from omv_pipelines.publish.odwb import OdwbClient, OdwbError
 from omv_pipelines.publish.odwb_sync import publish_table
 from omv_pipelines_tests.odwb_emulator import OdsEmulator
 from omv_pipelines_tests.test_publish import record_retry_waits
-
-REFERENCE_DIR = os.environ.get("OMV_REFERENCE_DIR")
-pytestmark = pytest.mark.skipif(
-    not REFERENCE_DIR, reason="OMV_REFERENCE_DIR is not set: the official Opendatasoft specs are needed"
-)
 
 # Operations whose answers only the corrected Automation spec describes correctly (see the module docstring).
 KNOWN_SPEC_FIXES = {
@@ -111,8 +106,10 @@ class Spec:
 
 
 @pytest.fixture(scope="module")
-def specs() -> dict[str, Spec]:
-    folder = Path(REFERENCE_DIR) / "opendatasoft"
+def specs(reference_dir: Path) -> dict[str, Spec]:
+    """The official Opendatasoft OpenAPI specifications (and the corrected Automation one)."""
+    folder = reference_dir / "opendatasoft"
+    assert folder.is_dir(), f"OMV_REFERENCE_DIR={str(reference_dir)!r} has no opendatasoft/ folder"
     return {
         "original": Spec(folder / "automation-v1.0.openapi.json", "urn:ods:automation"),
         "fixed": Spec(folder / "automation-v1.0.openapi.with-fixes.json", "urn:ods:automation-fixed"),
