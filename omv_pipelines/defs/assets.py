@@ -10,9 +10,9 @@ publication succeeded; the regional asset reads those, so a commune whose table 
 failed) contributes its last good publication, and the regional metadata says so.
 """
 
-
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -67,34 +67,46 @@ def build_dataset_assets(dataset_key: str) -> list[dg.AssetsDefinition]:
     def raw(context: dg.AssetExecutionContext, catalog: CatalogResource):
         entry = catalog.entry(context.partition_key)
         if dataset_key not in entry.config.datasets:
-            context.log.info(f"{entry.config.commune.name} does not provide {dataset_key}: nothing to harvest")
+            context.log.info(
+                f"{entry.config.commune.name} does not provide {dataset_key}: nothing to harvest"
+            )
             return
         try:
             harvested = flow.harvest_dataset(
-                entry, dataset_key,
+                entry,
+                dataset_key,
                 state_dir=Path(catalog.state_dir) if catalog.state_dir else None,
                 full_refresh=_full_refresh(context),
             )
         except flow.FlowError as exc:
             raise to_failure(exc) from exc
-        sources = {h.source_id: dg.MetadataValue.json({"location": h.location, **h.stats}) for h in harvested.harvests}
-        yield dg.Output(
-            harvested.frame,
-            metadata={**table_metadata(harvested.frame), **sources, "duration_s": round(harvested.duration_s, 3)},
-        )
+        sources = {
+            h.source_id: dg.MetadataValue.json({"location": h.location, **h.stats})
+            for h in harvested.harvests
+        }
+        metadata: dict[str, Any] = {
+            **table_metadata(harvested.frame),
+            **sources,
+            "duration_s": round(harvested.duration_s, 3),
+        }
+        yield dg.Output(harvested.frame, metadata=metadata)
 
     @dg.multi_asset(
         outs={
             "table": dg.AssetOut(
-                key=k.table, kinds={"pandas", "parquet"}, tags=owner_tags,
+                key=k.table,
+                kinds={"pandas", "parquet"},
+                tags=owner_tags,
                 description=f"{title} in the shared schema"
                 + (f" ({standard['author']} {standard['name']} {standard['version']})" if standard else "")
                 + ": valid rows only.",
             ),
             "quarantine": dg.AssetOut(
-                key=k.quarantine, kinds={"pandas", "parquet"}, tags=owner_tags,
-                description=f"{title}: problems found in the source, one row each (rejected rows and warnings), "
-                "with source row, field, error type, message and raw value.",
+                key=k.quarantine,
+                kinds={"pandas", "parquet"},
+                tags=owner_tags,
+                description=f"{title}: problems found in the source, one row each "
+                "(rejected rows and warnings), with source row, field, error type, message and raw value.",
             ),
         },
         ins={"raw": dg.AssetIn(k.raw)},
@@ -104,7 +116,10 @@ def build_dataset_assets(dataset_key: str) -> list[dg.AssetsDefinition]:
         name=f"normalise_{theme}_{schema.name}",
     )
     def normalised(
-        context: dg.AssetExecutionContext, catalog: CatalogResource, publisher: PublisherResource, raw: pd.DataFrame
+        context: dg.AssetExecutionContext,
+        catalog: CatalogResource,
+        publisher: PublisherResource,
+        raw: pd.DataFrame,
     ):
         entry = catalog.entry(context.partition_key)
         try:
@@ -112,7 +127,7 @@ def build_dataset_assets(dataset_key: str) -> list[dg.AssetsDefinition]:
         except flow.FlowError as exc:
             raise to_failure(exc) from exc
         report = flow.report_table(result)
-        summary = {
+        summary: dict[str, Any] = {
             "source_rows": result.source_rows,
             "valid_rows": len(result.valid),
             "rejected_rows": result.rejected_rows,
@@ -121,23 +136,38 @@ def build_dataset_assets(dataset_key: str) -> list[dg.AssetsDefinition]:
             "matched_columns": dg.MetadataValue.json(result.matched_columns),
         }
         previous = checks.previous_row_count(
-            publisher.target(), entry.config.dataset_id(dataset_key), context.instance, k.odwb, context.partition_key,
+            publisher.target(),
+            entry.config.dataset_id(dataset_key),
+            context.instance,
+            k.odwb,
+            context.partition_key,
             log=context.log,
         )
         max_drop = entry.config.datasets[dataset_key].max_row_drop
-        check_results = list(checks.table_checks(
-            k.table, result.valid, schema, entry.config.commune, previous, max_drop, forced=_forced(context)
-        ))
+        check_results = list(
+            checks.table_checks(
+                k.table,
+                result.valid,
+                schema,
+                entry.config.commune,
+                previous,
+                max_drop,
+                forced=_forced(context),
+            )
+        )
         # Judged before the table is stored: a refused table is kept aside, never handed downstream.
         refusal = _blocking_refusal(check_results)
-        yield dg.Output(
-            result.valid, output_name="table",
-            metadata={**table_metadata(result.valid, schema.fields), **summary, **({REFUSED: refusal} if refusal else {})},
-        )
-        yield dg.Output(
-            report, output_name="quarantine",
-            metadata={**table_metadata(report), "report": dg.MetadataValue.md(checks.report_markdown(result))},
-        )
+        table_meta: dict[str, Any] = {
+            **table_metadata(result.valid, schema.fields),
+            **summary,
+            **({REFUSED: refusal} if refusal else {}),
+        }
+        yield dg.Output(result.valid, output_name="table", metadata=table_meta)
+        report_meta: dict[str, Any] = {
+            **table_metadata(report),
+            "report": dg.MetadataValue.md(checks.report_markdown(result)),
+        }
+        yield dg.Output(report, output_name="quarantine", metadata=report_meta)
         yield from check_results
 
     @dg.asset(
@@ -147,7 +177,8 @@ def build_dataset_assets(dataset_key: str) -> list[dg.AssetsDefinition]:
         group_name=theme,
         kinds={"opendatasoft", "csv"},
         tags=owner_tags,
-        description=f"{title}: the commune's published dataset on ODWB (or in the export folder without an API key).",
+        description=f"{title}: the commune's published dataset on ODWB "
+        "(or in the export folder without an API key).",
         pool="odwb",
         freshness_policy=FRESHNESS,
         retry_policy=PUBLISH_RETRY,
@@ -165,18 +196,29 @@ def build_dataset_assets(dataset_key: str) -> list[dg.AssetsDefinition]:
         config = entry.config
         target = publisher.target()
         previous = checks.previous_row_count(
-            target, config.dataset_id(dataset_key), context.instance, k.odwb, context.partition_key, log=context.log
+            target,
+            config.dataset_id(dataset_key),
+            context.instance,
+            k.odwb,
+            context.partition_key,
+            log=context.log,
         )
         reason = refusal_reason(len(table), previous, config.datasets[dataset_key].max_row_drop)
         if reason and not (_forced(context) and can_force(len(table))):
             raise dg.Failure(
-                description=f"{config.commune.name} ({config.ins_code}) — {dataset_key}: not published, {reason}. "
-                f"The last good publication stays online. Fix the source, or re-run with tag {tags.FORCE_PUBLISH}=true.",
+                description=f"{config.commune.name} ({config.ins_code}) — {dataset_key}: "
+                f"not published, {reason}. The last good publication stays online. "
+                f"Fix the source, or re-run with tag {tags.FORCE_PUBLISH}=true.",
                 allow_retries=False,  # retrying cannot change the table
             )
         published = publish(
-            publisher, table, schema, dataset_id=config.dataset_id(dataset_key),
-            metadata=flow.commune_metadata(entry, schema), report=report, log=context.log,
+            publisher,
+            table,
+            schema,
+            dataset_id=config.dataset_id(dataset_key),
+            metadata=flow.commune_metadata(entry, schema),
+            report=report,
+            log=context.log,
         )
         return dg.Output(table, metadata=publication_metadata(published))
 
@@ -186,8 +228,8 @@ def build_dataset_assets(dataset_key: str) -> list[dg.AssetsDefinition]:
         group_name=theme,
         kinds={"pandas", "opendatasoft"},
         tags=owner_tags,
-        description=f"{title}: every commune's last good publication together in one regional dataset, published as "
-        f"{flow.regional_dataset_id(dataset_key)}.",
+        description=f"{title}: every commune's last good publication together in one regional dataset, "
+        f"published as {flow.regional_dataset_id(dataset_key)}.",
         check_specs=checks.regional_check_specs(k.regional),
         pool="odwb",
         freshness_policy=FRESHNESS,
@@ -199,19 +241,36 @@ def build_dataset_assets(dataset_key: str) -> list[dg.AssetsDefinition]:
         dataset_id = flow.regional_dataset_id(dataset_key)
         target = publisher.target()
         table = flow.consolidate(publications, schema)
-        previous = checks.previous_row_count(target, dataset_id, context.instance, k.regional, None, log=context.log)
-        check_results = list(checks.regional_checks(k.regional, table, schema, previous, forced=_forced(context)))
+        previous = checks.previous_row_count(
+            target, dataset_id, context.instance, k.regional, None, log=context.log
+        )
+        check_results = list(
+            checks.regional_checks(k.regional, table, schema, previous, forced=_forced(context))
+        )
         contributions = contributions_of(context.instance, k.odwb, publications)
-        metadata = {**table_metadata(table, schema.fields), **contribution_metadata(contributions)}
-        failed = [r.check_name for r in check_results if not r.passed]
+        metadata: dict[str, Any] = {
+            **table_metadata(table, schema.fields),
+            **contribution_metadata(contributions),
+        }
+        # Every regional check result names its check.
+        failed = [str(r.check_name) for r in check_results if not r.passed]
         if table.empty or failed:
-            why = "no commune has published yet" if table.empty and not failed else "failed checks: " + ", ".join(failed)
+            why = (
+                "no commune has published yet"
+                if table.empty and not failed
+                else "failed checks: " + ", ".join(failed)
+            )
             context.log.warning(f"{dataset_id} not published ({why}); the last good publication stays online")
             metadata[REFUSED] = f"not published: {why}"
         else:
             published = publish(
-                publisher, table, schema, dataset_id=dataset_id,
-                metadata=flow.regional_metadata(schema), report=None, log=context.log,
+                publisher,
+                table,
+                schema,
+                dataset_id=dataset_id,
+                metadata=flow.regional_metadata(schema),
+                report=None,
+                log=context.log,
             )
             metadata |= publication_metadata(published)
         yield dg.Output(table, metadata=metadata)
@@ -220,13 +279,19 @@ def build_dataset_assets(dataset_key: str) -> list[dg.AssetsDefinition]:
     return [raw, normalised, publication, regional]
 
 
-def publish(publisher: PublisherResource, table, schema, *, dataset_id, metadata, report, log=None) -> Publication:
+def publish(
+    publisher: PublisherResource, table, schema, *, dataset_id, metadata, report, log=None
+) -> Publication:
     """Through the configured target (ODWB, else the export folder, where the report goes too); a failure
     is retried only when the error says a retry can help (not a wrong key nor another's dataset)."""
     target = publisher.target()
     try:
         published = target.publish(
-            table, schema, dataset_id=dataset_id, metadata=metadata, report=report,
+            table,
+            schema,
+            dataset_id=dataset_id,
+            metadata=metadata,
+            report=report,
             on_progress=log.info if log is not None else None,
         )
     except OmvError as exc:
@@ -243,7 +308,7 @@ def _blocking_refusal(check_results: list[dg.AssetCheckResult]) -> str | None:
 
 
 def _when(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, tz=timezone.utc).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(timestamp, tz=UTC).isoformat(timespec="seconds")
 
 
 def contributions_of(
@@ -300,17 +365,15 @@ def contribution_metadata(contributions: dict[str, dict[str, object]]) -> dict[s
         ],
         columns=["commune", "rows", "publication", "published_at", "latest_run_at"],
     )
-    summary = (
-        f"{len(contributions)} communes; "
-        + (
-            "every one from its latest run."
-            if not earlier
-            else f"{len(earlier)} from an earlier publication (their latest run did not publish): "
-            + ", ".join(
-                f"{c['name']} ({code}, published {c.get('published_at', 'at an unknown date')})" for code, c in earlier.items()
-            )
-            + "."
+    summary = f"{len(contributions)} communes; " + (
+        "every one from its latest run."
+        if not earlier
+        else f"{len(earlier)} from an earlier publication (their latest run did not publish): "
+        + ", ".join(
+            f"{c['name']} ({code}, published {c.get('published_at', 'at an unknown date')})"
+            for code, c in earlier.items()
         )
+        + "."
     )
     return {
         "communes": dg.MetadataValue.json(sorted(contributions)),
@@ -320,8 +383,8 @@ def contribution_metadata(contributions: dict[str, dict[str, object]]) -> dict[s
     }
 
 
-def publication_metadata(published: Publication) -> dict[str, object]:
-    metadata: dict[str, object] = {
+def publication_metadata(published: Publication) -> dict[str, Any]:
+    metadata: dict[str, Any] = {
         "dagster/row_count": dg.MetadataValue.int(published.row_count),
         "dataset_id": published.dataset_id,
         "target": published.target,
