@@ -35,7 +35,10 @@ class FlowError(OmvError, RuntimeError):
     def __init__(self, ins_code: str, commune: str, dataset: str, message: str):
         self.ins_code, self.commune, self.dataset = ins_code, commune, dataset
         super().__init__(
-            f"{commune} ({ins_code}) — {dataset}: {message}", commune=commune, ins_code=ins_code, dataset=dataset
+            f"{commune} ({ins_code}) — {dataset}: {message}",
+            commune=commune,
+            ins_code=ins_code,
+            dataset=dataset,
         )
 
 
@@ -65,11 +68,19 @@ def harvest_dataset(
         sid = source_id(config.ins_code, dataset_key, index, source.kind)
         try:
             harvests.append(
-                harvest(source, source_id=sid, base_dir=entry.base_dir, state_dir=state_dir, full_refresh=full_refresh)
+                harvest(
+                    source,
+                    source_id=sid,
+                    base_dir=entry.base_dir,
+                    state_dir=state_dir,
+                    full_refresh=full_refresh,
+                )
             )
         except SourceError as exc:
             raise FlowError(config.ins_code, config.commune.name, dataset_key, str(exc)) from exc
-    frame = pd.concat([h.frame for h in harvests], ignore_index=True) if len(harvests) > 1 else harvests[0].frame
+    frame = (
+        pd.concat([h.frame for h in harvests], ignore_index=True) if len(harvests) > 1 else harvests[0].frame
+    )
     return Harvested(frame=frame, harvests=harvests, duration_s=time.perf_counter() - started)
 
 
@@ -77,11 +88,17 @@ def normalise_dataset(entry: CatalogEntry, dataset_key: str, raw: pd.DataFrame) 
     config = entry.config
     try:
         return normalise(
-            raw, get_schema(dataset_key), config.datasets[dataset_key].mapping, config.commune, bbox=config.bbox
+            raw,
+            get_schema(dataset_key),
+            config.datasets[dataset_key].mapping,
+            config.commune,
+            bbox=config.bbox,
         )
     except MappingError as exc:
         raise FlowError(
-            config.ins_code, config.commune.name, dataset_key,
+            config.ins_code,
+            config.commune.name,
+            dataset_key,
             f"{exc} — fix the mapping in {entry.path.name}",
         ) from exc
 
@@ -90,7 +107,12 @@ def report_table(result: NormaliseResult) -> pd.DataFrame:
     """Errors (rows rejected) then warnings (rows kept), for the commune to act on."""
     report = pd.concat([result.rejected, result.warnings], ignore_index=True)
     order = pd.to_numeric(report["source_row"], errors="coerce")
-    return report.assign(_order=order).sort_values(["source_id", "_order", "severity"], kind="stable").drop(columns="_order").reset_index(drop=True)
+    return (
+        report.assign(_order=order)
+        .sort_values(["source_id", "_order", "severity"], kind="stable")
+        .drop(columns="_order")
+        .reset_index(drop=True)
+    )
 
 
 def commune_metadata(entry: CatalogEntry, schema: DatasetSchema) -> dict[str, object]:

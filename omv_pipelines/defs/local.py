@@ -6,8 +6,8 @@ Runs are recorded in the instance like any other, so the UI shows them afterward
 import dagster as dg
 
 from omv_pipelines.catalog.models import CommuneConfig
-from omv_pipelines.defs.keys import DatasetKeys, dataset_of
 from omv_pipelines.defs.jobs import commune_run_request
+from omv_pipelines.defs.keys import DatasetKeys, dataset_of
 from omv_pipelines.defs.partitions import COMMUNES
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -21,20 +21,32 @@ def ensure_partitions(instance: dg.DagsterInstance, ins_codes: list[str]) -> Non
 
 
 def run_commune(
-    defs: dg.Definitions, instance: dg.DagsterInstance, config: CommuneConfig, *, tags: dict[str, str] | None = None
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    config: CommuneConfig,
+    *,
+    tags: dict[str, str] | None = None,
 ) -> dg.ExecuteInProcessResult:
     """One commune's run with exactly its datasets, as the schedule and the sensor request it."""
     ensure_partitions(instance, [config.ins_code])
     request = commune_run_request(config, reason="local")
     return defs.resolve_job_def("commune_sync").execute_in_process(
-        instance=instance, partition_key=config.ins_code, asset_selection=request.asset_selection,
-        tags={**request.tags, **(tags or {})}, raise_on_error=False, run_config=QUIET,
+        instance=instance,
+        partition_key=config.ins_code,
+        asset_selection=request.asset_selection,
+        tags={**request.tags, **(tags or {})},
+        raise_on_error=False,
+        run_config=QUIET,
     )
 
 
-def run_regional(defs: dg.Definitions, instance: dg.DagsterInstance, dataset_keys: list[str]) -> dg.ExecuteInProcessResult:
+def run_regional(
+    defs: dg.Definitions, instance: dg.DagsterInstance, dataset_keys: list[str]
+) -> dg.ExecuteInProcessResult:
     return defs.resolve_job_def("regional_rebuild").execute_in_process(
-        instance=instance, raise_on_error=False, run_config=QUIET,
+        instance=instance,
+        raise_on_error=False,
+        run_config=QUIET,
         asset_selection=[DatasetKeys.of(dataset_key).regional for dataset_key in sorted(dataset_keys)],
     )
 
@@ -50,10 +62,14 @@ def run_summary(result: dg.ExecuteInProcessResult) -> list[str]:
                 f"{'/'.join(path)}: {metadata['source_rows'].value} rows read, {metadata['valid_rows'].value} valid, "
                 f"{metadata['rejected_rows'].value} rejected, {metadata['warnings'].value} warnings"
             )
-        elif (dataset := dataset_of(materialization.asset_key)) and materialization.asset_key == DatasetKeys.of(dataset).odwb:
+        elif (
+            dataset := dataset_of(materialization.asset_key)
+        ) and materialization.asset_key == DatasetKeys.of(dataset).odwb:
             lines.append(f"{'/'.join(path)}: {metadata['status'].value} as {metadata['dataset_id'].value}")
     for event in result.all_events:
         if event.is_step_failure:
             error = event.step_failure_data.error if event.step_failure_data else None
-            lines.append(f"step {event.step_key} failed: {error.message.strip() if error else 'no error recorded'}")
+            lines.append(
+                f"step {event.step_key} failed: {error.message.strip() if error else 'no error recorded'}"
+            )
     return lines

@@ -5,7 +5,13 @@ import pandas as pd
 
 from omv_pipelines.catalog.communes import lookup
 from omv_pipelines.defs.checks import (
-    IN_WALLONIA, REGIONAL_MAX_ROW_DROP, ROW_DROP, UNIQUE_IDS, previous_row_count, regional_checks, table_checks,
+    IN_WALLONIA,
+    REGIONAL_MAX_ROW_DROP,
+    ROW_DROP,
+    UNIQUE_IDS,
+    previous_row_count,
+    regional_checks,
+    table_checks,
 )
 from omv_pipelines.defs.io_manager import REFUSED
 from omv_pipelines.errors import OmvError
@@ -33,7 +39,10 @@ def _with_geometries(geometries: list[str]) -> pd.DataFrame:
 
 
 def _results(table, previous=None, forced=False) -> dict[str, dg.AssetCheckResult]:
-    return {r.check_name: r for r in table_checks(KEY, table, ROADWORKS, lookup("53053"), previous, 0.5, forced=forced)}
+    return {
+        r.check_name: r
+        for r in table_checks(KEY, table, ROADWORKS, lookup("53053"), previous, 0.5, forced=forced)
+    }
 
 
 def test_a_line_leaving_wallonia_fails_the_check_even_if_it_starts_inside():
@@ -56,7 +65,9 @@ def test_duplicate_ids_and_the_blocking_row_drop():
 
 
 def _regional(table, previous, forced=False) -> dg.AssetCheckResult:
-    results = {r.check_name: r for r in regional_checks(REGIONAL_KEY, table, ROADWORKS, previous, forced=forced)}
+    results = {
+        r.check_name: r for r in regional_checks(REGIONAL_KEY, table, ROADWORKS, previous, forced=forced)
+    }
     return results[ROW_DROP]
 
 

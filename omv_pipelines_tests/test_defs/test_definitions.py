@@ -25,7 +25,12 @@ def test_every_dataset_has_its_five_assets_and_checks():
         for key in (*DatasetKeys.of(dataset_key).commune_keys, DatasetKeys.of(dataset_key).regional):
             assert key in all_keys, key
         checks = {c.name for c in graph.asset_check_keys if c.asset_key == DatasetKeys.of(dataset_key).table}
-        assert {"schema_conformance", "ins_code_is_partition", "unique_ids", "no_unexplained_row_drop"} <= checks
+        assert {
+            "schema_conformance",
+            "ins_code_is_partition",
+            "unique_ids",
+            "no_unexplained_row_drop",
+        } <= checks
     table = graph.get(DatasetKeys.of("resilience/defibrillateurs").table)
     assert table.partitions_def == dg.DynamicPartitionsDefinition(name="communes")
     assert "resilience" == table.group_name
@@ -39,15 +44,24 @@ def test_schedules_and_sensor_are_declared():
     assert schedules["nightly_commune_sync"].execution_timezone == "Europe/Brussels"
     assert schedules["nightly_commune_sync"].cron_schedule == "0 2 * * *"
     assert "commune_sync_30_2_x_x_x" in schedules  # Liège's override in the demo catalogue
-    assert not any("regional" in name for name in schedules)  # the regional rebuild follows the communes (a sensor)
-    assert {s.name for s in defs.sensors} >= {"commune_catalog_sensor", "regional_after_communes", "commune_freshness_sensor"}
+    assert not any(
+        "regional" in name for name in schedules
+    )  # the regional rebuild follows the communes (a sensor)
+    assert {s.name for s in defs.sensors} >= {
+        "commune_catalog_sensor",
+        "regional_after_communes",
+        "commune_freshness_sensor",
+    }
 
 
 def test_dagster_definitions_validate():
     dagster = shutil.which("dagster", path=os.path.dirname(sys.executable)) or "dagster"
     result = subprocess.run(
         [dagster, "definitions", "validate", "-m", "omv_pipelines.definitions"],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -72,7 +86,9 @@ def test_loading_makes_no_network_call_and_is_not_grossly_slow(tmp_path):
                           "heavy": sorted(m for m in ("owslib", "pyproj", "sqlalchemy", "openpyxl", "requests", "odf") if m in sys.modules)}))
         """
     )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr
     timing = json.loads(result.stdout.strip().splitlines()[-1])
     assert timing["heavy"] == [], f"heavy libraries imported at load: {timing['heavy']}"

@@ -18,8 +18,17 @@ from omv_pipelines.catalog.loader import DEMO_CATALOG
 SNAPSHOT = Path(__file__).parent / "snapshots" / "definitions.json"
 # Everything build_definitions() reads from the environment, so that the user's own setup cannot leak in.
 CLEARED = (
-    "ODWB_URL", "ODWB_API_KEY", "ODWB_LICENSE_ID", "ODWB_THEME_ID", "OMV_DEMO_WFS_URL", "OMV_UI_URL",
-    "OMV_SMTP_HOST", "OMV_ALERT_EMAIL_TO", "OMV_SMTP_FROM", "OMV_SMTP_USER", "OMV_SMTP_PASSWORD",
+    "ODWB_URL",
+    "ODWB_API_KEY",
+    "ODWB_LICENSE_ID",
+    "ODWB_THEME_ID",
+    "OMV_DEMO_WFS_URL",
+    "OMV_UI_URL",
+    "OMV_SMTP_HOST",
+    "OMV_ALERT_EMAIL_TO",
+    "OMV_SMTP_FROM",
+    "OMV_SMTP_USER",
+    "OMV_SMTP_PASSWORD",
     "OMV_SMTP_PORT",
 )
 
@@ -82,9 +91,11 @@ def test_definitions_match_the_committed_snapshot(tmp_path, monkeypatch):
         SNAPSHOT.write_text(text, encoding="utf-8")
     assert SNAPSHOT.is_file(), f"no {SNAPSHOT.name}: run with OMV_UPDATE_SNAPSHOTS=1 to write it"
     committed = SNAPSHOT.read_text(encoding="utf-8")
-    diff = "".join(difflib.unified_diff(
-        committed.splitlines(keepends=True), text.splitlines(keepends=True), "committed", "loaded"
-    ))
+    diff = "".join(
+        difflib.unified_diff(
+            committed.splitlines(keepends=True), text.splitlines(keepends=True), "committed", "loaded"
+        )
+    )
     assert text == committed, (
         f"the definitions changed; if on purpose, rerun with OMV_UPDATE_SNAPSHOTS=1 and commit:\n{diff}"
     )

@@ -11,7 +11,9 @@ from omv_pipelines.definitions import defs_folder, resources
 def _graph(definitions: dg.Definitions) -> dict[str, list[str]]:
     definitions = dg.Definitions.merge(definitions, resources())
     return {
-        "assets": sorted(key.to_user_string() for key in definitions.resolve_asset_graph().get_all_asset_keys()),
+        "assets": sorted(
+            key.to_user_string() for key in definitions.resolve_asset_graph().get_all_asset_keys()
+        ),
         "checks": sorted(str(key) for key in definitions.resolve_asset_graph().asset_check_keys),
         "jobs": sorted(job.name for job in definitions.jobs or []),
         "schedules": sorted(schedule.name for schedule in definitions.schedules or []),

@@ -19,7 +19,11 @@ from omv_pipelines_tests.support.frictionless import validate_csv
 
 DEFIBRILLATORS = "resilience/defibrillateurs"
 EXPECTED_VALID = {"92094": 12, "62063": 9, "53053": 10}
-DATASET_IDS = {"92094": "namur-defibrillateurs", "62063": "liege-defibrillateurs", "53053": "mons-defibrillateurs"}
+DATASET_IDS = {
+    "92094": "namur-defibrillateurs",
+    "62063": "liege-defibrillateurs",
+    "53053": "mons-defibrillateurs",
+}
 
 
 def _catalog(pipeline):
@@ -58,7 +62,10 @@ def _quoted_header(csv_path: Path) -> str:
 def _run_demo(factory):
     pipeline = factory()
     catalog = _catalog(pipeline)
-    results = {code: run_commune(pipeline.defs, pipeline.instance, catalog.get(code).config) for code in EXPECTED_VALID}
+    results = {
+        code: run_commune(pipeline.defs, pipeline.instance, catalog.get(code).config)
+        for code in EXPECTED_VALID
+    }
     regional = run_regional(pipeline.defs, pipeline.instance, [DEFIBRILLATORS])
     return pipeline, results, regional
 
@@ -82,7 +89,13 @@ def test_demo_materialises_every_commune_with_checks_passing(shared_demo_run):
         assert result.success, _failure_messages(result)
         assert _failed_checks(result) == [], code
         checks = _check_results(result)
-        assert set(checks) == {"schema_conformance", "ins_code_is_partition", "unique_ids", "coordinates_in_wallonia", "no_unexplained_row_drop"}
+        assert set(checks) == {
+            "schema_conformance",
+            "ins_code_is_partition",
+            "unique_ids",
+            "coordinates_in_wallonia",
+            "no_unexplained_row_drop",
+        }
     assert regional.success, _failure_messages(regional)
     assert sorted(pipeline.instance.get_dynamic_partitions("communes")) == ["53053", "62063", "92094"]
     table_key = DatasetKeys.of(DEFIBRILLATORS).table
@@ -101,11 +114,15 @@ def test_exports_validate_against_the_schema(shared_demo_run):
         assert len(table) == EXPECTED_VALID[code]
         assert (table["ins_code"] == code).all()
         assert table["id"].str.startswith(code + "-").all()
-        metadata = json.loads((pipeline.export_dir / f"{dataset_id}.metadata.json").read_text(encoding="utf-8"))
+        metadata = json.loads(
+            (pipeline.export_dir / f"{dataset_id}.metadata.json").read_text(encoding="utf-8")
+        )
         assert metadata["row_count"] == EXPECTED_VALID[code]
         assert metadata["content_hash"].startswith("sha256:")
         assert metadata["standard"]["name"] == "standard-defibrillateurs"
-    regional = pd.read_csv(pipeline.export_dir / "wallonie-defibrillateurs.csv", dtype=str, keep_default_na=False)
+    regional = pd.read_csv(
+        pipeline.export_dir / "wallonie-defibrillateurs.csv", dtype=str, keep_default_na=False
+    )
     assert len(regional) == sum(EXPECTED_VALID.values())
     assert regional["id"].is_unique
     assert validate_csv(pipeline.export_dir / "wallonie-defibrillateurs.csv", ours) == []
@@ -133,15 +150,23 @@ def test_wfs_points_are_reprojected_to_lon_lat(shared_demo_run):
 @pytest.mark.integration
 def test_liege_report_lists_the_deliberate_defects(shared_demo_run):
     pipeline, _, _ = shared_demo_run
-    report = pd.read_csv(pipeline.export_dir / "liege-defibrillateurs.report.csv", dtype=str, keep_default_na=False)
-    lines = set(report[["source_row", "field", "severity", "error_type", "raw_value"]].itertuples(index=False, name=None))
+    report = pd.read_csv(
+        pipeline.export_dir / "liege-defibrillateurs.report.csv", dtype=str, keep_default_na=False
+    )
+    lines = set(
+        report[["source_row", "field", "severity", "error_type", "raw_value"]].itertuples(
+            index=False, name=None
+        )
+    )
     assert lines == {
         ("6", "coordinates", "warning", "swapped_coordinates", "50.629812 5.583376"),
         ("13", "name", "error", "missing_value", ""),
         ("14", "accessibility", "error", "not_in_enum", "Publique"),
         ("14", "installation_date", "error", "invalid_date", "31/02/2021"),
     }
-    liege = dg.AssetRecordsFilter(asset_key=DatasetKeys.of(DEFIBRILLATORS).quarantine, asset_partitions=["62063"])
+    liege = dg.AssetRecordsFilter(
+        asset_key=DatasetKeys.of(DEFIBRILLATORS).quarantine, asset_partitions=["62063"]
+    )
     [record] = pipeline.instance.fetch_materializations(liege, limit=1).records
     metadata = record.asset_materialization.metadata
     assert metadata["dagster/row_count"].value == len(lines)
@@ -157,9 +182,14 @@ def test_second_run_publishes_nothing_new(demo_run):
     before = {p.name: p.stat().st_mtime_ns for p in pipeline.export_dir.glob("*.csv")}
     again = run_commune(pipeline.defs, pipeline.instance, catalog.get("92094").config)
     assert again.success
-    publication = pipeline.instance.get_latest_materialization_event(DatasetKeys.of(DEFIBRILLATORS).odwb).asset_materialization
+    publication = pipeline.instance.get_latest_materialization_event(
+        DatasetKeys.of(DEFIBRILLATORS).odwb
+    ).asset_materialization
     assert publication.metadata["status"].value == "unchanged"
-    assert before["namur-defibrillateurs.csv"] == (pipeline.export_dir / "namur-defibrillateurs.csv").stat().st_mtime_ns
+    assert (
+        before["namur-defibrillateurs.csv"]
+        == (pipeline.export_dir / "namur-defibrillateurs.csv").stat().st_mtime_ns
+    )
 
 
 def _rewrite(catalog_dir: Path, file_name: str, edit) -> None:
@@ -185,7 +215,9 @@ def test_a_shrunken_source_never_replaces_the_last_good_publication(demo_run):
     assert _check_results(refused)["no_unexplained_row_drop"] is False
     assert (pipeline.export_dir / "namur-defibrillateurs.csv").read_bytes() == good
 
-    forced = run_commune(pipeline.defs, pipeline.instance, catalog.get("92094").config, tags={tags.FORCE_PUBLISH: "true"})
+    forced = run_commune(
+        pipeline.defs, pipeline.instance, catalog.get("92094").config, tags={tags.FORCE_PUBLISH: "true"}
+    )
     assert forced.success, _failure_messages(forced)
     assert len(pd.read_csv(pipeline.export_dir / "namur-defibrillateurs.csv")) == 2
 
@@ -194,8 +226,11 @@ def test_a_shrunken_source_never_replaces_the_last_good_publication(demo_run):
 def test_a_missing_source_file_fails_one_commune_clearly_and_keeps_its_data(demo_run):
     pipeline, _, _ = demo_run
     good = (pipeline.export_dir / "liege-defibrillateurs.csv").read_bytes()
-    _rewrite(pipeline.catalog_dir, "62063-liege.yaml",
-             lambda d: d["datasets"][DEFIBRILLATORS]["source"].update(path="data/liege_dea_2025.xlsx"))
+    _rewrite(
+        pipeline.catalog_dir,
+        "62063-liege.yaml",
+        lambda d: d["datasets"][DEFIBRILLATORS]["source"].update(path="data/liege_dea_2025.xlsx"),
+    )
     catalog = _catalog(pipeline)
     failed = run_commune(pipeline.defs, pipeline.instance, catalog.get("62063").config)
     assert not failed.success
@@ -210,12 +245,19 @@ def test_a_missing_source_file_fails_one_commune_clearly_and_keeps_its_data(demo
 def test_an_unreachable_wfs_names_commune_dataset_and_source(demo_run, monkeypatch):
     pipeline, _, _ = demo_run
     monkeypatch.setenv("OMV_DEMO_WFS_URL", "http://127.0.0.1:9/wfs")  # discard port: nothing listens
-    _rewrite(pipeline.catalog_dir, "53053-mons.yaml",
-             lambda d: d["datasets"][DEFIBRILLATORS]["source"].update(timeout_s=2, retries=0))
+    _rewrite(
+        pipeline.catalog_dir,
+        "53053-mons.yaml",
+        lambda d: d["datasets"][DEFIBRILLATORS]["source"].update(timeout_s=2, retries=0),
+    )
     failed = run_commune(pipeline.defs, pipeline.instance, _catalog(pipeline).get("53053").config)
     assert not failed.success
     message = _failure_messages(failed)
-    assert "Mons (53053)" in message and DEFIBRILLATORS in message and "53053/resilience/defibrillateurs#1(wfs)" in message
+    assert (
+        "Mons (53053)" in message
+        and DEFIBRILLATORS in message
+        and "53053/resilience/defibrillateurs#1(wfs)" in message
+    )
 
 
 @pytest.mark.integration
@@ -228,7 +270,9 @@ def test_a_commune_without_the_dataset_is_skipped_cleanly(demo_wfs, pipeline_fac
 
     def run(dataset: str):
         return job.execute_in_process(
-            instance=pipeline.instance, partition_key="92094", raise_on_error=False,
+            instance=pipeline.instance,
+            partition_key="92094",
+            raise_on_error=False,
             asset_selection=DatasetKeys.of(dataset).commune_keys,
         )
 
@@ -241,5 +285,8 @@ def test_a_commune_without_the_dataset_is_skipped_cleanly(demo_wfs, pipeline_fac
     # Ask Namur for a dataset it does not provide: nothing fails, nothing is published.
     result = run("mobility/travaux_voiries")
     assert result.success, _failure_messages(result)
-    assert pipeline.instance.get_materialized_partitions(DatasetKeys.of("mobility/travaux_voiries").odwb) == set()
+    assert (
+        pipeline.instance.get_materialized_partitions(DatasetKeys.of("mobility/travaux_voiries").odwb)
+        == set()
+    )
     assert sorted(p.name for p in pipeline.export_dir.iterdir()) == exported

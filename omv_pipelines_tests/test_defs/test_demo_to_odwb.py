@@ -13,7 +13,12 @@ from omv_pipelines.defs.local import run_commune, run_regional
 from omv_pipelines_tests.odwb_emulator import OdsEmulator
 
 DEFIBRILLATORS = "resilience/defibrillateurs"
-EXPECTED = {"namur-defibrillateurs": 12, "liege-defibrillateurs": 9, "mons-defibrillateurs": 10, "wallonie-defibrillateurs": 31}
+EXPECTED = {
+    "namur-defibrillateurs": 12,
+    "liege-defibrillateurs": 9,
+    "mons-defibrillateurs": 10,
+    "wallonie-defibrillateurs": 31,
+}
 
 
 @pytest.fixture
@@ -29,7 +34,9 @@ def _publications(pipeline):
 
 @pytest.mark.integration
 def test_demo_is_published_to_the_portal_then_a_rerun_publishes_nothing(demo_wfs, pipeline_factory, portal):
-    pipeline = pipeline_factory(env={"ODWB_URL": portal.url, "ODWB_API_KEY": portal.api_key, "ODWB_LICENSE_ID": "cc_by"})
+    pipeline = pipeline_factory(
+        env={"ODWB_URL": portal.url, "ODWB_API_KEY": portal.api_key, "ODWB_LICENSE_ID": "cc_by"}
+    )
     catalog = load_catalog(pipeline.catalog_dir)
     for code in ("92094", "62063", "53053"):
         result = run_commune(pipeline.defs, pipeline.instance, catalog.get(code).config)
@@ -42,7 +49,9 @@ def test_demo_is_published_to_the_portal_then_a_rerun_publishes_nothing(demo_wfs
         assert len(dataset.records) == rows
         assert dataset.metadata["default"]["publisher"]["value"]
         assert dataset.metadata["internal"]["license_id"]["value"] == "cc_by"
-    assert portal.dataset("namur-defibrillateurs").metadata["default"]["publisher"]["value"] == "Ville de Namur"
+    assert (
+        portal.dataset("namur-defibrillateurs").metadata["default"]["publisher"]["value"] == "Ville de Namur"
+    )
 
     publications = _publications(pipeline)
     assert {p.metadata["status"].value for p in publications} == {"published"}
@@ -65,7 +74,9 @@ def test_demo_is_published_to_the_portal_then_a_rerun_publishes_nothing(demo_wfs
 
 
 @pytest.mark.integration
-def test_a_forced_drop_is_refused_and_the_portal_keeps_the_good_data(demo_wfs, pipeline_factory, portal, tmp_path):
+def test_a_forced_drop_is_refused_and_the_portal_keeps_the_good_data(
+    demo_wfs, pipeline_factory, portal, tmp_path
+):
     import yaml
 
     pipeline = pipeline_factory(env={"ODWB_URL": portal.url, "ODWB_API_KEY": portal.api_key})
@@ -84,7 +95,8 @@ def test_a_forced_drop_is_refused_and_the_portal_keeps_the_good_data(demo_wfs, p
 
     still_refused = run_commune(pipeline.defs, pipeline.instance, broken, tags={tags.FORCE_PUBLISH: "true"})
     drop_check = next(
-        e.event_specific_data for e in still_refused.all_events
+        e.event_specific_data
+        for e in still_refused.all_events
         if e.event_type_value == "ASSET_CHECK_EVALUATION"
         and e.event_specific_data.check_name == "no_unexplained_row_drop"
         and e.event_specific_data.asset_key == DatasetKeys.of(DEFIBRILLATORS).table
@@ -97,7 +109,9 @@ def test_a_forced_drop_is_refused_and_the_portal_keeps_the_good_data(demo_wfs, p
 @pytest.mark.integration
 def test_a_wrong_key_fails_with_a_clear_message_and_no_secret(demo_wfs, pipeline_factory, portal):
     pipeline = pipeline_factory(env={"ODWB_URL": portal.url, "ODWB_API_KEY": "not-a-valid-key-0123456789"})
-    result = run_commune(pipeline.defs, pipeline.instance, load_catalog(pipeline.catalog_dir).get("92094").config)
+    result = run_commune(
+        pipeline.defs, pipeline.instance, load_catalog(pipeline.catalog_dir).get("92094").config
+    )
     assert not result.success
     failures = " ".join(e.step_failure_data.error.message for e in result.all_events if e.is_step_failure)
     assert "ODWB_API_KEY" in failures and "last good publication stays online" in failures

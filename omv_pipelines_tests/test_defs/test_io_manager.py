@@ -24,7 +24,10 @@ def together(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
 def _materialise(io_manager, selection, partition=None, rows=0, refuse=False):
     config = {"ops": {"table": {"config": {"rows": rows, "refuse": refuse}}}} if partition else None
     result = dg.materialize(
-        [table, together], selection=selection, partition_key=partition, run_config=config,
+        [table, together],
+        selection=selection,
+        partition_key=partition,
+        run_config=config,
         resources={"io_manager": io_manager},
     )
     assert result.success
@@ -39,7 +42,10 @@ def test_a_refused_output_is_kept_aside_and_readers_keep_the_last_value_that_pas
     assert len(pd.read_parquet(tmp_path / "table/a.refused.parquet")) == 1
     _materialise(io_manager, [table], "b", rows=3)  # "c" never stored
     _materialise(io_manager, [together])
-    assert pd.read_parquet(tmp_path / "together.parquet").to_dict("list") == {"part": ["a", "b"], "rows": [12, 3]}
+    assert pd.read_parquet(tmp_path / "together.parquet").to_dict("list") == {
+        "part": ["a", "b"],
+        "rows": [12, 3],
+    }
 
     _materialise(io_manager, [table], "a", rows=11)  # passed again: the refused one is gone
     assert len(pd.read_parquet(tmp_path / "table/a.parquet")) == 11

@@ -58,9 +58,11 @@ def _failures(result) -> str:
 
 def _check(result, key, name):
     return next(
-        e.event_specific_data for e in result.all_events
+        e.event_specific_data
+        for e in result.all_events
         if e.event_type_value == "ASSET_CHECK_EVALUATION"
-        and e.event_specific_data.asset_key == key and e.event_specific_data.check_name == name
+        and e.event_specific_data.asset_key == key
+        and e.event_specific_data.check_name == name
     )
 
 
@@ -125,7 +127,8 @@ def test_a_blocked_commune_contributes_its_last_good_publication(demo_wfs, pipel
     assert contributions["92094"]["latest_run"] == refused.run_id
     assert contributions["92094"]["published_at"] < contributions["92094"]["latest_run_at"]
     assert {code: c["publication"] for code, c in contributions.items() if code != "92094"} == {
-        "62063": "latest", "53053": "latest"
+        "62063": "latest",
+        "53053": "latest",
     }
     assert {code: c["rows"] for code, c in contributions.items()} == {"92094": 12, "62063": 9, "53053": 10}
     assert contributions["92094"]["name"] == "Namur"
@@ -133,7 +136,9 @@ def test_a_blocked_commune_contributes_its_last_good_publication(demo_wfs, pipel
 
 
 @pytest.mark.integration
-def test_a_regional_drop_beyond_the_allowed_share_is_blocked(demo_wfs, pipeline_factory, portal, tmp_path, monkeypatch):
+def test_a_regional_drop_beyond_the_allowed_share_is_blocked(
+    demo_wfs, pipeline_factory, portal, tmp_path, monkeypatch
+):
     """A fresh Dagster instance and tables folder (a new deployment) with only Mons published tonight: the
     regional check asks the target what is online (31 rows), so it does not forget the 21 others."""
     first = pipeline_factory(env=_env(portal))
@@ -158,6 +163,11 @@ def test_a_regional_drop_beyond_the_allowed_share_is_blocked(demo_wfs, pipeline_
         assert metadata["omv/refused"].value.startswith("not published")
         assert "status" not in metadata
         assert not (fresh.data_dir / "tables/regional/resilience/defibrillateurs.parquet").exists()
-        assert len(pd.read_parquet(fresh.data_dir / "tables/regional/resilience/defibrillateurs.refused.parquet")) == 10
+        assert (
+            len(
+                pd.read_parquet(fresh.data_dir / "tables/regional/resilience/defibrillateurs.refused.parquet")
+            )
+            == 10
+        )
     finally:
         fresh_factory.close()

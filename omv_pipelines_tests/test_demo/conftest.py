@@ -49,8 +49,11 @@ def demo_runs(demo_wfs_url, export_dir) -> dict[tuple[str, str], Run]:
         result = flow.normalise_dataset(entry, key, harvested.frame)
         report = flow.report_table(result)
         publication = ExportTarget(export_dir).publish(
-            result.valid, schema, dataset_id=entry.config.dataset_id(key),
-            metadata=flow.commune_metadata(entry, schema), report=report,
+            result.valid,
+            schema,
+            dataset_id=entry.config.dataset_id(key),
+            metadata=flow.commune_metadata(entry, schema),
+            report=report,
         )
         runs[(code, key)] = Run(result, report, publication)
     return runs

@@ -32,7 +32,10 @@ def _regional_csv(demo_runs, export_dir: Path, key: str):
     tables = {code: run.result.valid for (code, k), run in demo_runs.items() if k == key}
     table = flow.consolidate(tables, schema)
     publication = ExportTarget(export_dir / "regional").publish(
-        table, schema, dataset_id=flow.regional_dataset_id(key), metadata=flow.regional_metadata(schema),
+        table,
+        schema,
+        dataset_id=flow.regional_dataset_id(key),
+        metadata=flow.regional_metadata(schema),
     )
     return table, tables, Path(publication.location)
 

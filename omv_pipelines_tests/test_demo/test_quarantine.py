@@ -37,7 +37,14 @@ def test_quarantine_report_line_by_line(demo_runs):
     assert _lines(run.report) == EXPECTED
     assert set(run.report["source_id"]) == {SOURCE}
     assert run.report["record_id"].tolist() == [
-        "62063-EQ-003", "62063-EQ-005", "62063-EQ-006", "62063-EQ-007", "62063-EQ-008", "62063-EQ-008", "62063-EQ-009", "62063-EQ-009",
+        "62063-EQ-003",
+        "62063-EQ-005",
+        "62063-EQ-006",
+        "62063-EQ-007",
+        "62063-EQ-008",
+        "62063-EQ-008",
+        "62063-EQ-009",
+        "62063-EQ-009",
     ]
     assert run.report["message"].notna().all() and (run.report["message"].str.len() > 10).all()
 
@@ -52,7 +59,14 @@ def test_report_csv_next_to_the_export_says_the_same(demo_runs):
 def test_defective_rows_are_left_out_and_the_rest_is_published(demo_runs):
     run = demo_runs[(LIEGE, DATASET)]
     valid = run.result.valid.set_index("id")
-    assert valid.index.tolist() == ["62063-EQ-001", "62063-EQ-002", "62063-EQ-003", "62063-EQ-004", "62063-EQ-010", "62063-EQ-011"]
+    assert valid.index.tolist() == [
+        "62063-EQ-001",
+        "62063-EQ-002",
+        "62063-EQ-003",
+        "62063-EQ-004",
+        "62063-EQ-010",
+        "62063-EQ-011",
+    ]
     assert run.result.source_rows == 12 and run.result.rejected_rows == 6
     lon, lat = json.loads(valid.loc["62063-EQ-003", "coordinates"])["coordinates"]
     assert (lon, lat) == (5.581404, 50.648068)  # the swapped pair, put right
@@ -66,14 +80,22 @@ def test_column_name_with_other_case_and_accents_and_unknown_columns(demo_runs):
 
 
 def test_defibrillators_of_the_demo_are_unchanged(demo_runs):
-    counts = {code: (len(demo_runs[(code, "resilience/defibrillateurs")].result.valid),
-                     demo_runs[(code, "resilience/defibrillateurs")].result.rejected_rows,
-                     len(demo_runs[(code, "resilience/defibrillateurs")].result.warnings))
-              for code in ("92094", "62063", "53053")}
+    counts = {
+        code: (
+            len(demo_runs[(code, "resilience/defibrillateurs")].result.valid),
+            demo_runs[(code, "resilience/defibrillateurs")].result.rejected_rows,
+            len(demo_runs[(code, "resilience/defibrillateurs")].result.warnings),
+        )
+        for code in ("92094", "62063", "53053")
+    }
     assert counts == {"92094": (12, 0, 0), "62063": (9, 2, 1), "53053": (10, 0, 0)}
 
 
 def test_other_demo_sources_are_clean(demo_runs):
     defective = {(LIEGE, DATASET), (LIEGE, "resilience/defibrillateurs")}
-    dirty = {pair: len(run.report) for pair, run in demo_runs.items() if pair not in defective and not run.report.empty}
+    dirty = {
+        pair: len(run.report)
+        for pair, run in demo_runs.items()
+        if pair not in defective and not run.report.empty
+    }
     assert dirty == {}
