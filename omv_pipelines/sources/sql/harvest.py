@@ -1,6 +1,11 @@
 """Harvest a table or a query from a SQL database through SQLAlchemy (configuration: `config`).
 
-The read runs in a read-only transaction with a statement timeout where the database allows it, and
+Nothing but one plain read reaches the database: a `query` is checked first (`readonly`: a single
+SELECT, WITH ... SELECT or VALUES, nothing that writes, locks or reaches files), the driver options that
+let several statements through (MySQL's multi-statements client flag, an init command) are refused, and
+the session itself is read-only where the database has such a mode (PostgreSQL and MySQL/MariaDB: the
+session's default and the transaction; SQLite: the file opened read-only and `query_only`), so that even
+a statement that slipped past the check could not write. The read has a statement timeout and
 streams rows with a server-side cursor in chunks so that memory stays flat while the rows arrive.
 PostGIS geometry is returned as GeoJSON text in WGS84 ([lon, lat]) in the `geometry` column.
 """
@@ -19,6 +24,7 @@ import pandas as pd
 from omv_pipelines import secrets
 from omv_pipelines.sources.base import GEOMETRY, Harvest, SourceError, add_provenance
 from omv_pipelines.sources.sql.config import SqlSource
+from omv_pipelines.sources.sql.readonly import ALLOWED, QueryRefused, check_query
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -35,6 +41,20 @@ DRIVER_EXTRAS = {
 _GEOJSON_TMP = "__omv_geojson"
 # Bind parameter that carries the last watermark of an incremental read.
 _SINCE = "omv_since"
+# MySQL's CLIENT_MULTI_STATEMENTS capability: with it, one execute runs every statement of a "a; b" text.
+_MYSQL_MULTI_STATEMENTS = 1 << 16
+# MySQL/MariaDB driver options (URL query) refused: several statements per call, SQL run at connect time,
+# option files that may set either, and client-side file loading.
+_MYSQL_REFUSED_OPTIONS = (
+    "client_flag",
+    "client_flags",
+    "init_command",
+    "read_default_file",
+    "read_default_group",
+    "local_infile",
+    "allow_local_infile",
+    "autocommit",
+)
 
 
 def harvest_source(
@@ -91,6 +111,19 @@ def harvest_sql(
             raise fail(f"the parameter name {_SINCE!r} is reserved for incremental reads", "rename it")
         params[_SINCE] = since
 
+    refused = _refused_url_option(url)
+    if refused is not None:
+        raise fail(
+            f"the driver option {refused!r} in the database URL is refused: it could let more than one "
+            "statement, or a statement other than the read, run on the database",
+            f"remove {refused} from the URL; the harvest runs {ALLOWED}",
+        )
+    if config.query is not None:
+        try:
+            check_query(config.query, url.get_backend_name())
+        except QueryRefused as err:
+            raise fail(f"the query is refused: {err}", f"write {ALLOWED}") from None
+
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
         if not Path(url.database).is_file():
             raise fail(f"SQLite file not found: {url.database}", "check the url and the catalogue folder")
@@ -103,6 +136,7 @@ def harvest_sql(
         else:
             hint = "install the SQLAlchemy dialect and driver for this database"
         raise fail(f"no database driver for {url.drivername!r} ({err})", hint) from None
+    sa.event.listen(engine, "do_connect", _lock_connect)
 
     from omv_pipelines.sources.sql.pg_copy import CopyConversionError
 
@@ -124,6 +158,8 @@ def harvest_sql(
         raise fail(f"reading {location} failed: {message}", hint, retryable=unreachable) from None
     except sa.exc.SQLAlchemyError as err:
         raise fail(f"reading {location} failed: {_first_lines(str(err))}") from None
+    except QueryRefused as err:  # the statement as composed (wrapped for geometry or a watermark)
+        raise fail(f"the query is refused: {err}", f"write {ALLOWED}") from None
     finally:
         engine.dispose()
 
@@ -149,6 +185,7 @@ def _read(
     from omv_pipelines.sources.sql.pg_copy import CopyConversionError
 
     with engine.connect() as conn:
+        _lock_session(conn, config.timeout_s)
         _begin_read_only(conn, config.timeout_s)
         stmt = _statement(config, conn, incremental=incremental)
         if use_copy and conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
@@ -260,6 +297,66 @@ def _connect_args(url: URL, timeout_s: float) -> dict[str, Any]:
     return {}
 
 
+def _refused_url_option(url: URL) -> str | None:
+    """The first driver option of a MySQL/MariaDB URL that could run more than the read, if any."""
+    if url.get_backend_name() not in ("mysql", "mariadb"):
+        return None
+    for key in url.query:
+        if key.lower() in _MYSQL_REFUSED_OPTIONS or "multi" in key.lower():
+            return key
+    return None
+
+
+def _lock_connect(dialect, conn_rec, cargs: list[Any], cparams: dict[str, Any]) -> None:
+    """Just before the driver connects: MySQL/MariaDB without the multi-statements capability, whatever
+    set it; a SQLite file opened read-only (`mode=ro`), so that nothing can write to it."""
+    if dialect.name in ("mysql", "mariadb"):
+        if "client_flag" in cparams:
+            cparams["client_flag"] = int(cparams["client_flag"]) & ~_MYSQL_MULTI_STATEMENTS
+    elif dialect.name == "sqlite" and dialect.driver == "pysqlite" and cargs:
+        cargs[0] = _sqlite_read_only_uri(str(cargs[0]), bool(cparams.get("uri")))
+        cparams["uri"] = True
+
+
+def _sqlite_read_only_uri(filename: str, is_uri: bool) -> str:
+    """The SQLite URI that opens `filename` (a path, or already a file: URI) read-only."""
+    from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+
+    if not is_uri:
+        if filename in ("", ":memory:"):
+            return "file::memory:"
+        return f"file:{quote(Path(filename).resolve().as_posix())}?mode=ro"
+    parts = urlsplit(filename)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "mode"]
+    if "memory" not in dict(query).get("vfs", "") and ":memory:" not in parts.path:
+        query.append(("mode", "ro"))
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def _lock_session(conn: Connection, timeout_s: float) -> None:
+    """Make the whole session read-only and bounded in time, and commit that: a COMMIT or a ROLLBACK
+    inside a query (were one to get past the check) cannot then give a later statement write access.
+    The session also reads quotes and backslashes as the query check did."""
+    from sqlalchemy import text
+
+    name = conn.dialect.name
+    if name == "postgresql":
+        conn.exec_driver_sql("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+        conn.exec_driver_sql("SET SESSION standard_conforming_strings = on")
+        conn.execute(
+            text("SELECT set_config('statement_timeout', :ms, false)"), {"ms": str(int(timeout_s * 1000))}
+        )
+        conn.commit()
+    elif name in ("mysql", "mariadb"):
+        conn.exec_driver_sql("SET SESSION TRANSACTION READ ONLY")
+        # Backslash escapes on, as the check reads strings: NO_BACKSLASH_ESCAPES would end a string early.
+        conn.exec_driver_sql("SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', '')")
+        conn.commit()
+    elif name == "sqlite":
+        conn.exec_driver_sql("PRAGMA query_only = ON")  # for the connection, whatever the transaction
+        conn.commit()
+
+
 def _begin_read_only(conn: Connection, timeout_s: float) -> None:
     """Make the transaction read-only and bounded in time, with whatever the dialect offers."""
     from sqlalchemy import text
@@ -302,17 +399,18 @@ def _statement(config: SqlSource, conn: Connection, *, incremental: bool = False
         return select.where(table.c[mark] >= sa.bindparam(_SINCE)) if mark else select
     if config.query is None:  # SqlSource's validator requires exactly one of table or query
         raise ValueError("give exactly one of table or query")
-    query = config.query.strip().rstrip(";")
+    # Trimmed of trailing semicolons and comments by the check, so that it can be wrapped in a subquery.
+    query = check_query(config.query, conn.dialect.name)
     ident = conn.dialect.identifier_preparer.quote
     if mark:
         query = f"SELECT omv_i.* FROM ({query}) AS omv_i WHERE omv_i.{ident(mark)} >= :{_SINCE}"
-    if geom is None:
-        return sa.text(query)
-    quoted = ident(geom)
-    return sa.text(
-        f"SELECT omv_q.*, ST_AsGeoJSON(ST_Transform(omv_q.{quoted}, 4326)) AS {_GEOJSON_TMP} "
-        f"FROM ({query}) AS omv_q"
-    )
+    if geom is not None:
+        query = (
+            f"SELECT omv_q.*, ST_AsGeoJSON(ST_Transform(omv_q.{ident(geom)}, 4326)) AS {_GEOJSON_TMP} "
+            f"FROM ({query}) AS omv_q"
+        )
+    # What is sent is checked again as a whole: the wrapping must not have opened the query up.
+    return sa.text(check_query(query, conn.dialect.name))
 
 
 def _geojson(column):
