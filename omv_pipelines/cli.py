@@ -5,6 +5,7 @@ omv ui                     open the Dagster UI on this project (same instance as
 omv validate [FOLDER]      check a catalogue folder and say what to fix
 omv preview FILE           harvest and validate one commune's datasets, publish nothing
 omv catalog-schema         print the JSON Schema of a commune file (for editors)
+omv report                 build the scorecard and its HTML report from the export folder
 """
 
 from __future__ import annotations
@@ -139,11 +140,42 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"{'ok' if regional.success else 'FAILED':6} regional datasets run {regional.run_id}")
         if not regional.success:
             failures.append("regional")
+    _scorecard_and_report(config.export_dir, catalog, None, publish=True)
     print(f"\nExport folder: {config.export_dir}")
     for path in sorted(config.export_dir.glob("*")):
         print(f"  {path.name}")
     print(f"Dagster instance: {home}  (open the UI with: omv ui, or DAGSTER_HOME={home} dagster dev)")
     return 1 if failures else 0
+
+
+def _scorecard_and_report(export_dir: Path, catalog, out_dir: Path | None, *, publish: bool) -> None:
+    """The scorecard (exported as a dataset when `publish`) and the HTML report, with what was done."""
+    from omv_pipelines.report import report_from_export_folder
+
+    built = report_from_export_folder(export_dir, catalog, out_dir, publish=publish)
+    if built.publication is not None:
+        print(f"Scorecard {built.publication.status}: {built.publication.location}")
+    report = built.report
+    print(
+        f"Report: {report.index} ({len(report.pages)} commune page(s), "
+        f"{report.size_bytes / 1e6:.1f} MB, {report.seconds:.1f}s)"
+    )
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from omv_pipelines import settings
+    from omv_pipelines.catalog.loader import load_catalog
+
+    config = settings.from_environment()
+    export_dir = Path(args.export_dir) if args.export_dir else config.export_dir
+    if not export_dir.is_dir():
+        print(f"ERROR  {export_dir} is not a folder: run the pipelines (or omv demo) first", file=sys.stderr)
+        return 1
+    catalog = load_catalog(Path(args.catalog) if args.catalog else config.catalog_dir)
+    for error in catalog.errors:
+        print(f"WARNING  {error} (this commune is left out)", file=sys.stderr)
+    _scorecard_and_report(export_dir, catalog, Path(args.out) if args.out else None, publish=args.publish)
+    return 0
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
@@ -184,6 +216,16 @@ def main(argv: list[str] | None = None) -> int:
     schema = commands.add_parser("catalog-schema", help="print the JSON Schema of a commune file")
     schema.add_argument("-o", "--output")
     schema.set_defaults(func=cmd_catalog_schema)
+    report = commands.add_parser("report", help="scorecard and HTML report from the export folder")
+    report.add_argument(
+        "--export-dir", help="default: the export folder of the settings ($OMV_DATA_DIR/export)"
+    )
+    report.add_argument("--out", help="where to write the report (default: <export-dir>/report)")
+    report.add_argument("--catalog", help="catalogue folder (default: $OMV_CATALOG or the demo catalogue)")
+    report.add_argument(
+        "--publish", action="store_true", help="also export the scorecard dataset to the export folder"
+    )
+    report.set_defaults(func=cmd_report)
     args = parser.parse_args(argv)
     return args.func(args)
 
