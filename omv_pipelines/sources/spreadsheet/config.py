@@ -8,9 +8,11 @@ from __future__ import annotations
 import codecs
 from pathlib import PurePosixPath
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from omv_pipelines.secrets import SECRET_PARAM, has_credentials
 
 Format = Literal["xlsx", "ods", "csv"]
 EXTENSIONS: dict[str, Format] = {
@@ -50,8 +52,8 @@ class SpreadsheetSource(BaseModel):
     def _check(self) -> SpreadsheetSource:
         if (self.path is None) == (self.url is None):
             raise ValueError("give exactly one of path or url")
-        if self.url is not None and urlsplit(self.url).scheme not in ("http", "https"):
-            raise ValueError("url must start with http:// or https://")
+        if self.url is not None:
+            _check_url(self.url)
         fmt = self.resolved_format()
         if fmt == "csv" and self.sheet is not None:
             raise ValueError("sheet applies to xlsx and ods workbooks, not to csv")
@@ -75,3 +77,23 @@ class SpreadsheetSource(BaseModel):
         if suffix not in EXTENSIONS:
             raise ValueError(f"cannot tell the format from the name {name!r}: set format to xlsx, ods or csv")
         return EXTENSIONS[suffix]
+
+
+def _check_url(url: str) -> None:
+    """An http(s) URL with no credential in it: the catalogue is read by people and kept in git."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https"):
+        scheme = f"{parts.scheme}://" if parts.scheme else "no scheme"
+        raise ValueError(
+            f"url must start with http:// or https:// (not {scheme}); a file next to the catalogue is "
+            "given with path"
+        )
+    never = "never write credentials in the catalogue; publish the file at a URL that needs none, or "
+    if has_credentials(url):
+        raise ValueError(f"the url contains a user name or password: {never}copy it next to the catalogue")
+    names = sorted({k for k, _ in parse_qsl(parts.query, keep_blank_values=True) if SECRET_PARAM.search(k)})
+    if names:
+        raise ValueError(
+            f"the url has secret-looking query parameter(s) {', '.join(names)}: {never}copy it next to the "
+            "catalogue"
+        )

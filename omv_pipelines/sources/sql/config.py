@@ -6,10 +6,27 @@ Only pydantic here, so that the catalogue loads without SQLAlchemy; reading is i
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from omv_pipelines.secrets import SECRET_PARAM, has_credentials
+
+# SQLAlchemy dialect+driver accepted in a catalogue url (an environment variable's url is the operator's).
+DRIVERS = (
+    "postgresql",
+    "postgresql+psycopg",
+    "postgresql+psycopg2",
+    "mysql",
+    "mysql+pymysql",
+    "mariadb",
+    "mariadb+pymysql",
+    "sqlite",
+    "sqlite+pysqlite",
+)
+BASE_DIR = "{base_dir}"
 
 
 class SqlIncremental(BaseModel):
@@ -74,15 +91,48 @@ class SqlSource(BaseModel):
             raise ValueError("give exactly one of table or query")
         if self.params and self.query is None:
             raise ValueError("params go with a query, not with a table")
-        if self.url is not None and _has_password(self.url):
-            raise ValueError(
-                "the url contains a password: never write secrets in the catalogue; put the URL in an "
-                "environment variable and name it with url_env"
-            )
+        if self.url is not None:
+            _check_url(self.url)
         return self
 
 
-def _has_password(url: str) -> bool:
+def _check_url(url: str) -> None:
+    """A catalogue url: a known driver, no credential, and for SQLite a file under the catalogue folder."""
     parts = urlsplit(url)
-    query = {k.lower() for k in parse_qs(parts.query)}
-    return bool(parts.password) or "password" in query
+    never = (
+        "never write secrets in the catalogue; put the URL in an environment variable "
+        "and name it with url_env"
+    )
+    if has_credentials(url):
+        raise ValueError(f"the url contains a user name or password: {never}")
+    names = sorted({k for k, _ in parse_qsl(parts.query, keep_blank_values=True) if SECRET_PARAM.search(k)})
+    if names:
+        raise ValueError(f"the url has secret-looking query parameter(s) {', '.join(names)}: {never}")
+    driver = parts.scheme.lower()
+    if driver not in DRIVERS:
+        raise ValueError(
+            f"the url's driver {parts.scheme or '(none)'!r} is not accepted; use one of {', '.join(DRIVERS)}"
+        )
+    if driver.startswith("sqlite"):
+        _check_sqlite(parts.netloc, unquote(parts.path), parts.query)
+
+
+def _check_sqlite(host: str, path: str, query: str) -> None:
+    """sqlite:///<relative path>, {base_dir}/<path> or :memory: — never an absolute path or '..'."""
+    example = f"e.g. sqlite:///{BASE_DIR}/data/namur.sqlite"
+    database = path[1:] if path.startswith("/") else path
+    relative = database.removeprefix(f"{BASE_DIR}/")
+    parts = re.split(r"[/\\]", relative)
+    query_names = {k.lower() for k, _ in parse_qsl(query, keep_blank_values=True)}
+    if (
+        host
+        or relative.startswith(("/", "\\", "file:"))
+        or re.match(r"^[A-Za-z]:", relative)
+        or ".." in parts
+        or BASE_DIR in relative
+        or "uri" in query_names
+    ):
+        raise ValueError(
+            "a sqlite url in the catalogue names a file inside the catalogue folder, by a relative path "
+            f"({example}, or sqlite:///:memory:): not an absolute path, a host, a file: URI or '..'"
+        )

@@ -6,9 +6,11 @@ Only pydantic here, so that the catalogue loads without lxml or pyproj; harvesti
 from __future__ import annotations
 
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from omv_pipelines.secrets import SECRET_PARAM, has_credentials
 
 VERSIONS = ("2.0.0", "1.1.0", "1.0.0")
 
@@ -16,7 +18,8 @@ VERSIONS = ("2.0.0", "1.1.0", "1.0.0")
 class WfsSource(BaseModel):
     """One feature type (layer) of a WFS server."""
 
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+    # hide_input_in_errors: a refused url must not be echoed, credentials and all, in the validation error.
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, hide_input_in_errors=True)
 
     kind: Literal["wfs"] = "wfs"
     """Source type discriminator."""
@@ -60,11 +63,24 @@ class WfsSource(BaseModel):
     def _check(self) -> WfsSource:
         if not self.url and not self.url_env:
             raise ValueError("give url (the WFS service URL) or url_env (an environment variable holding it)")
-        if self.url and urlsplit(self.url).password:
-            raise ValueError(
-                "the url contains a password: never write secrets in the catalogue; use username_env and "
-                "password_env (HTTP Basic) or put the URL in an environment variable named by url_env"
-            )
+        if self.url:
+            parts = urlsplit(self.url)
+            if parts.scheme.lower() not in ("http", "https"):
+                scheme = f"{parts.scheme}://" if parts.scheme else "no scheme"
+                raise ValueError(f"url must start with http:// or https:// (not {scheme})")
+            if has_credentials(self.url):
+                raise ValueError(
+                    "the url contains a user name or password: never write secrets in the catalogue; use "
+                    "username_env and password_env (HTTP Basic) or put the URL in an environment variable "
+                    "named by url_env"
+                )
+            query = parse_qsl(parts.query, keep_blank_values=True)
+            names = sorted({k for k, _ in query if SECRET_PARAM.search(k)})
+            if names:
+                raise ValueError(
+                    f"the url has secret-looking query parameter(s) {', '.join(names)}: never write secrets "
+                    "in the catalogue; put the URL in an environment variable named by url_env"
+                )
         if self.version is not None and self.version not in VERSIONS:
             raise ValueError(f"version must be one of {', '.join(VERSIONS)} (or empty to negotiate)")
         if bool(self.username_env) != bool(self.password_env):
