@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from omv_pipelines.catalog.communes import Commune, lookup, slugify
 from omv_pipelines.normalise.config import Mapping
@@ -20,6 +21,57 @@ from omv_pipelines.sources.registry import Source
 
 DEFAULT_DATASET_ID = "{commune}-{dataset}"
 _CRON = re.compile(r"^\S+(\s+\S+){4}$")
+
+# A dataset id names a file of the export folder and a dataset of the portal: Opendatasoft's own rule
+# (lowercase letters, digits, '-' and '_', starting with a letter or a digit), bounded.
+DATASET_ID_MAX_LENGTH = 100
+DATASET_ID_PATTERN = re.compile(rf"^[a-z0-9][a-z0-9_-]{{0,{DATASET_ID_MAX_LENGTH - 1}}}$")
+# The regional datasets are 'wallonie-<dataset>' (flow.REGIONAL_DATASET_ID) and so is the scorecard:
+# no commune may publish under that prefix.
+RESERVED_DATASET_ID_PREFIX = "wallonie-"
+SCORECARD_DATASET_ID = "wallonie-ouvrir-ma-ville-tableau-de-bord"
+# A template is text with these named fields, substituted by a regex: never `str.format` on a file's
+# text, which evaluates attribute access, indexing and format specs ({commune.__class__}, {x:>99999}).
+PLACEHOLDERS = ("commune", "ins_code", "theme", "dataset")
+TEMPLATE_MAX_LENGTH = 200
+_PLACEHOLDER = re.compile(r"\{(commune|ins_code|theme|dataset)\}")
+_BRACED = re.compile(r"\{[^{}]*\}?|\}")
+
+
+def check_template(value: str) -> str:
+    """`value` if every brace in it is one of the named fields, written exactly so; else ValueError."""
+    for match in _BRACED.finditer(value):
+        piece = match[0]
+        if _PLACEHOLDER.fullmatch(piece):
+            continue
+        fields = "{commune}, {ins_code}, {theme} and {dataset}"
+        if re.fullmatch(r"\{\w*\}", piece):
+            raise ValueError(f"unknown placeholder {piece}; use {fields}")
+        raise ValueError(
+            f"{piece!r} is not a placeholder: a template takes only {fields}, written exactly so "
+            "(no attribute, index, format spec or conversion), e.g. '{commune}-{dataset}'"
+        )
+    return value
+
+
+def render_template(template: str, **values: str) -> str:
+    """The template with its named fields replaced (a checked template has no other braces)."""
+    return _PLACEHOLDER.sub(lambda m: values[m[1]], template)
+
+
+def dataset_id_problem(dataset_id: str) -> str | None:
+    """What is wrong with a commune's dataset id, or None."""
+    if not DATASET_ID_PATTERN.match(dataset_id):
+        return (
+            f"{dataset_id!r} is not a valid ODWB dataset id: use only lowercase letters (a-z), digits, "
+            f"'-' and '_', starting with a letter or a digit, at most {DATASET_ID_MAX_LENGTH} characters"
+        )
+    if dataset_id.startswith(RESERVED_DATASET_ID_PREFIX):
+        return (
+            f"{dataset_id!r} is reserved: ids starting with {RESERVED_DATASET_ID_PREFIX!r} name the regional "
+            f"datasets and the scorecard ({SCORECARD_DATASET_ID!r}), never a commune's"
+        )
+    return None
 
 
 class Contact(BaseModel):
@@ -39,21 +91,18 @@ class OdwbNaming(BaseModel):
 
     dataset_id: str = Field(
         DEFAULT_DATASET_ID,
+        max_length=TEMPLATE_MAX_LENGTH,
         description="Template of the ODWB dataset_id. Placeholders: {commune} (slug of the name, e.g. "
-        "'namur'), {ins_code}, {theme}, {dataset} (with dashes, e.g. 'defibrillateurs').",
+        "'namur'), {ins_code}, {theme}, {dataset} (with dashes, e.g. 'defibrillateurs'). The result must "
+        "be lowercase letters, digits, '-' and '_' (at most 100 characters), not start with 'wallonie-' "
+        "and be unique in the catalogue.",
     )
     publisher: str | None = Field(None, description="Publisher shown on ODWB; default 'Ville de <name>'.")
 
     @field_validator("dataset_id")
     @classmethod
     def _known_placeholders(cls, value: str) -> str:
-        unknown = set(re.findall(r"{(\w*)}", value)) - {"commune", "ins_code", "theme", "dataset"}
-        if unknown:
-            raise ValueError(
-                f"unknown placeholder(s) {', '.join(sorted(unknown))}; "
-                "use {commune}, {ins_code}, {theme}, {dataset}"
-            )
-        return value
+        return check_template(value)
 
 
 class DatasetConfig(BaseModel):
@@ -67,7 +116,10 @@ class DatasetConfig(BaseModel):
     )
     mapping: Mapping = Field(default_factory=Mapping)
     dataset_id: str | None = Field(
-        None, description="ODWB dataset_id for this dataset, overriding the commune's template."
+        None,
+        max_length=TEMPLATE_MAX_LENGTH,
+        description="ODWB dataset_id for this dataset, overriding the commune's template (same placeholders "
+        "and rules).",
     )
     max_row_drop: float = Field(
         0.5,
@@ -76,6 +128,11 @@ class DatasetConfig(BaseModel):
         description="Largest share of rows that may disappear since the last publication "
         "before publishing is refused.",
     )
+
+    @field_validator("dataset_id")
+    @classmethod
+    def _known_placeholders(cls, value: str | None) -> str | None:
+        return value if value is None else check_template(value)
 
     @model_validator(mode="after")
     def _one_way_to_give_sources(self) -> DatasetConfig:
@@ -192,17 +249,64 @@ class CommuneConfig(BaseModel):
                 )
         return self
 
+    @model_validator(mode="after")
+    def _dataset_ids_are_valid_and_distinct(self) -> CommuneConfig:
+        """Every final id, as published, checked here so that a bad one never reaches a run."""
+        problems = []
+        seen: dict[str, str] = {}
+        for key in self.datasets:
+            dataset_id = self.dataset_id(key)
+            problem = dataset_id_problem(dataset_id)
+            if problem is None and dataset_id in seen:
+                problem = (
+                    f"{dataset_id!r} is also the id of {seen[dataset_id]}: each dataset needs its own id"
+                )
+            seen.setdefault(dataset_id, key)
+            if problem is not None:
+                default = self.render_dataset_id(DEFAULT_DATASET_ID, key)
+                fix = f"use the default {default!r} (remove the override)"
+                if default == dataset_id or dataset_id_problem(default):
+                    fix = "choose another id"
+                problems.append(f"{self.dataset_id_key(key)}: {self._gives(key)}{problem}; {fix}")
+        if problems:
+            # Each problem names its own key: the loader shows this error without a location.
+            raise PydanticCustomError("catalog_keys", "{problems}", {"problems": "; ".join(problems)})
+        return self
+
     @property
     def commune(self) -> Commune:
         return lookup(self.ins_code)
 
     def dataset_id(self, dataset_key: str) -> str:
         """The ODWB dataset_id of one of this commune's datasets."""
+        return self.render_dataset_id(self._template(dataset_key), dataset_key)
+
+    def dataset_id_key(self, dataset_key: str) -> str:
+        """Where a dataset's id is set in the file: its own override, else the commune's template."""
+        if self.datasets[dataset_key].dataset_id is not None:
+            return f"datasets.{dataset_key}.dataset_id"
+        return "odwb.dataset_id"
+
+    def _template(self, dataset_key: str) -> str:
+        return self.datasets[dataset_key].dataset_id or self.odwb.dataset_id
+
+    def render_dataset_id(self, template: str, dataset_key: str) -> str:
+        """`template` (a checked one) for one of this commune's datasets."""
         theme, dataset = dataset_key.split("/")
-        template = self.datasets[dataset_key].dataset_id or self.odwb.dataset_id
-        return template.format(
-            commune=self.commune.slug, ins_code=self.ins_code, theme=theme, dataset=dataset.replace("_", "-")
+        return render_template(
+            template,
+            commune=self.commune.slug,
+            ins_code=self.ins_code,
+            theme=theme,
+            dataset=dataset.replace("_", "-"),
         )
+
+    def _gives(self, dataset_key: str) -> str:
+        """'the template … gives … for <key>: ' when the id is rendered from a template, else ''."""
+        template = self._template(dataset_key)
+        if not _PLACEHOLDER.search(template):
+            return ""
+        return f"the template {template!r} gives {self.dataset_id(dataset_key)!r} for {dataset_key}: "
 
     @property
     def publisher(self) -> str:
