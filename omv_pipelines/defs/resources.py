@@ -10,12 +10,16 @@ from pathlib import Path
 import dagster as dg
 
 from omv_pipelines import secrets
-from omv_pipelines.catalog.loader import Catalog, CatalogEntry, load_catalog
+from omv_pipelines.catalog.loader import Catalog, CatalogEntry, find_entry, load_catalog
 from omv_pipelines.publish.targets import ExportTarget, OdwbTarget, Target
 
 
 class CatalogResource(dg.ConfigurableResource):
-    """The commune catalogue folder, read afresh at each run so that edits apply without a reload."""
+    """The commune catalogue folder, read afresh at each call so that edits apply without a reload.
+
+    Reading is cheap: the loader re-parses a file only when its content changed, and `entry` reads only
+    the commune's own file when the '<ins_code>-<slug>.yaml' naming allows (see `loader.find_entry`).
+    """
 
     folder: str
     state_dir: str | None = None  # what sources remember between runs; None: every run reads everything
@@ -24,7 +28,7 @@ class CatalogResource(dg.ConfigurableResource):
         return load_catalog(Path(self.folder))
 
     def entry(self, ins_code: str) -> CatalogEntry:
-        return self.load().get(ins_code)
+        return find_entry(Path(self.folder), ins_code)
 
 
 class PublisherResource(dg.ConfigurableResource):
