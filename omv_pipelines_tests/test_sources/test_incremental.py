@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pydantic
@@ -105,11 +106,19 @@ def maria_db(mariadb_table) -> Iterator[Db]:
     run(f"DROP TABLE IF EXISTS {name}")
 
 
+DB_ENV = "OMV_TEST_INC_DB"
+
+
 def _config(db: Db, **incremental) -> SqlSource:
-    settings = {"watermark_column": "modifie", "key_column": "id", "soft_delete_column": "supprime"}
+    settings: dict[str, Any] = {
+        "watermark_column": "modifie",
+        "key_column": "id",
+        "soft_delete_column": "supprime",
+    }
     if db.deleted_value is not None:
         settings["deleted_value"] = db.deleted_value
-    return SqlSource(url=db.url, table=db.view, chunk_size=2, incremental=settings | incremental)
+    # Through an environment variable: a catalogue url may name neither a user nor an absolute path.
+    return SqlSource(url_env=DB_ENV, table=db.view, chunk_size=2, incremental=settings | incremental)
 
 
 def _files(folder: Path) -> dict[str, bytes]:
@@ -130,6 +139,7 @@ def test_incremental_cycle(db_fixture, request, tmp_path):
             base_dir=None,
             state_dir=state,
             full_refresh=full_refresh,
+            env={DB_ENV: db.url},
         )
 
     values = ", ".join(f"({i}, 'Rack {i}', {at(i)}, NULL)" for i in range(1, 6))
@@ -229,12 +239,12 @@ def _sqlite_items(tmp_path: Path, rows: int = 3) -> tuple[Path, Callable[[str], 
 def test_interrupted_save_keeps_the_previous_state(tmp_path, monkeypatch):
     path, run = _sqlite_items(tmp_path)
     config = SqlSource(
-        url=f"sqlite:///{path}",
+        url="sqlite:///{base_dir}/" + path.name,
         table="items",
         incremental={"watermark_column": "modifie", "key_column": "id"},
     )
     state = tmp_path / "state"
-    args = {"source_id": "s", "base_dir": None, "state_dir": state, "full_refresh": False}
+    args = {"source_id": "s", "base_dir": tmp_path, "state_dir": state, "full_refresh": False}
     assert inc.harvest_incremental(config, **args).stats["watermark_after"] == 30
     before = _files(state)
     run("INSERT INTO items VALUES (4, 'n4', 40)")
@@ -257,15 +267,21 @@ def test_interrupted_save_keeps_the_previous_state(tmp_path, monkeypatch):
 def test_changed_configuration_or_columns_force_a_full_read(tmp_path):
     path, run = _sqlite_items(tmp_path)
     settings = {"watermark_column": "modifie", "key_column": "id"}
-    args = {"source_id": "s", "base_dir": None, "state_dir": tmp_path / "state", "full_refresh": False}
-    inc.harvest_incremental(SqlSource(url=f"sqlite:///{path}", table="items", incremental=settings), **args)
-    query = SqlSource(url=f"sqlite:///{path}", query="SELECT id, modifie FROM items", incremental=settings)
+    args = {"source_id": "s", "base_dir": tmp_path, "state_dir": tmp_path / "state", "full_refresh": False}
+    inc.harvest_incremental(
+        SqlSource(url="sqlite:///{base_dir}/" + path.name, table="items", incremental=settings), **args
+    )
+    query = SqlSource(
+        url="sqlite:///{base_dir}/" + path.name, query="SELECT id, modifie FROM items", incremental=settings
+    )
     changed = inc.harvest_incremental(query, **args)
     assert changed.stats["full_read_reason"] == "the source configuration changed"
     assert list(changed.frame.columns)[:2] == ["id", "modifie"] and len(changed.frame) == 3
     run("ALTER TABLE items ADD COLUMN places INTEGER")
     run("UPDATE items SET places = id")
-    wider = SqlSource(url=f"sqlite:///{path}", query="SELECT * FROM items", incremental=settings)
+    wider = SqlSource(
+        url="sqlite:///{base_dir}/" + path.name, query="SELECT * FROM items", incremental=settings
+    )
     inc.harvest_incremental(wider, **args)
     run("ALTER TABLE items ADD COLUMN ville TEXT")
     grown = inc.harvest_incremental(wider, **args)
@@ -276,12 +292,12 @@ def test_changed_configuration_or_columns_force_a_full_read(tmp_path):
 def test_unreadable_state_means_a_full_read(tmp_path):
     path, _ = _sqlite_items(tmp_path)
     config = SqlSource(
-        url=f"sqlite:///{path}",
+        url="sqlite:///{base_dir}/" + path.name,
         table="items",
         incremental={"watermark_column": "modifie", "key_column": "id"},
     )
     state = tmp_path / "state"
-    args = {"source_id": "s", "base_dir": None, "state_dir": state, "full_refresh": False}
+    args = {"source_id": "s", "base_dir": tmp_path, "state_dir": state, "full_refresh": False}
     inc.harvest_incremental(config, **args)
     for parquet in state.glob("*.parquet"):
         parquet.write_bytes(b"not parquet")
@@ -294,19 +310,19 @@ def test_bad_keys_and_columns_are_named(tmp_path):
     path, run = _sqlite_items(tmp_path)
     args = {
         "source_id": "92094/velos",
-        "base_dir": None,
+        "base_dir": tmp_path,
         "state_dir": tmp_path / "state",
         "full_refresh": False,
     }
     repeated = SqlSource(
-        url=f"sqlite:///{path}",
+        url="sqlite:///{base_dir}/" + path.name,
         query="SELECT id % 2 AS k, modifie FROM items",
         incremental={"watermark_column": "modifie", "key_column": "k"},
     )
     with pytest.raises(SourceError, match=r"key_column 'k' is not unique: 1 repeated value\(s\), e\.g\. 1"):
         inc.harvest_incremental(repeated, **args)
     absent = SqlSource(
-        url=f"sqlite:///{path}",
+        url="sqlite:///{base_dir}/" + path.name,
         table="items",
         incremental={"watermark_column": "updated_at", "key_column": "id"},
     )
@@ -329,17 +345,20 @@ def test_config_checks_and_descriptions():
 def test_harvest_dispatches_to_incremental_only_with_a_state_folder(tmp_path):
     path, run = _sqlite_items(tmp_path)
     config = SqlSource(
-        url=f"sqlite:///{path}",
+        url="sqlite:///{base_dir}/" + path.name,
         table="items",
         incremental={"watermark_column": "modifie", "key_column": "id"},
     )
-    plain = harvest(config, source_id="s")
+    plain = harvest(config, source_id="s", base_dir=tmp_path)
     assert "mode" not in plain.stats and plain.frame[SOURCE_ROW].tolist() == [1, 2, 3]
     state = tmp_path / "state"
-    assert harvest(config, source_id="s", state_dir=state).stats["mode"] == "full"
+    assert harvest(config, source_id="s", base_dir=tmp_path, state_dir=state).stats["mode"] == "full"
     run("UPDATE items SET nom = 'new', modifie = 99 WHERE id = 1")
-    again = harvest(config, source_id="s", state_dir=state)
+    again = harvest(config, source_id="s", base_dir=tmp_path, state_dir=state)
     assert (
         again.stats["mode"] == "incremental" and again.stats["new_rows"] == 2
     )  # + row 3, at the old watermark
-    assert harvest(config, source_id="s", state_dir=state, full_refresh=True).stats["mode"] == "full"
+    assert (
+        harvest(config, source_id="s", base_dir=tmp_path, state_dir=state, full_refresh=True).stats["mode"]
+        == "full"
+    )
