@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from omv_pipelines.errors import OmvError
+from omv_pipelines.secrets import redact
 
 # Provenance columns added to every raw row. They start with an underscore so that they never clash
 # with a source column and are easy to drop.
@@ -42,7 +43,7 @@ class SourceError(OmvError, RuntimeError):
 
     def __init__(self, source_id: str, message: str, hint: str | None = None, *, retryable: bool = False):
         self.source_id = source_id
-        self.reason = message
+        self.reason = redact(message)  # quoted into stats and other messages: scrubbed like the rest
         super().__init__(message, hint, retryable=retryable, source=source_id)
 
     @property
