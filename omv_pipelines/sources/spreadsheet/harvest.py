@@ -23,6 +23,7 @@ import pandas as pd
 from omv_pipelines import http, secrets
 from omv_pipelines.files import atomic_write
 from omv_pipelines.sources.base import SOURCE_ROW, Harvest, SourceError, add_provenance
+from omv_pipelines.sources.paths import read_contained
 from omv_pipelines.sources.spreadsheet.config import SpreadsheetSource
 from omv_pipelines.sources.state import state_name
 
@@ -32,8 +33,17 @@ if TYPE_CHECKING:
     import requests
 
 SEPARATORS = (";", ",", "\t")
-HTTP_TIMEOUT_S = 60
+HTTP_TIMEOUT_S = 60  # each wait for the server (connect, then every read)
 HTTP_RETRIES = 3  # after a connection error, HTTP 429 or 5xx (with growing pauses, Retry-After honoured)
+# Bounds (#11). A file or download above MAX_BYTES is refused; a download must arrive whole within
+# DEADLINE_S; a workbook (a zip) must not inflate beyond MAX_UNZIPPED_BYTES, nor any member of it by more
+# than MAX_COMPRESSION_RATIO (the XML of real sheets compresses 5-30 times; a zip bomb, hundreds).
+MAX_BYTES = int(http.env_number("OMV_SPREADSHEET_MAX_BYTES", 200_000_000))
+DEADLINE_S = http.env_number("OMV_SPREADSHEET_DEADLINE_S", http.DEADLINE_S)
+MAX_UNZIPPED_BYTES = int(http.env_number("OMV_SPREADSHEET_MAX_UNZIPPED_BYTES", 500_000_000))
+MAX_COMPRESSION_RATIO = 200
+RATIO_MIN_BYTES = 1_000_000  # smaller members may compress as well as they like
+URL_SCHEMES = ("http", "https")
 # Header detection looks at this many rows from the top, and at this many rows below a candidate.
 HEADER_SEARCH_ROWS = 50
 HEADER_LOOKAHEAD_ROWS = 5
@@ -126,26 +136,49 @@ def _fetch(
     """The file's bytes, where they came from (no secrets), a short name for messages, and the HTTP
     response when the file was downloaded (None for a file, or for an unchanged URL read from the cache)."""
     if config.path is not None:
-        path = Path(config.path)
-        if not path.is_absolute():
-            path = (base_dir if base_dir is not None else Path.cwd()) / path
-        path = path.resolve()
-        if not path.is_file():
-            raise SourceError(
-                source_id,
-                f"file not found: {path}",
-                "check `path`; a relative path is resolved against the catalogue folder",
-            )
-        return path.read_bytes(), str(path), path.name, None
+        data, path = read_contained(
+            config.path, base_dir, source_id, max_bytes=MAX_BYTES, setting="OMV_SPREADSHEET_MAX_BYTES"
+        )
+        return data, str(path), path.name, None
     import requests
 
     url = config.url or ""
     shown = secrets.redact_url(url)
+    hidden = http.url_secrets(url)  # registered first: a server echoing them back is masked everywhere
+    scheme = urlsplit(url).scheme.lower()
+    if scheme not in URL_SCHEMES:
+        raise SourceError(
+            source_id,
+            f"the url scheme {scheme + ':' if scheme else '(none)'} is refused: only http and https are read",
+            "give an http(s) URL, or a `path` inside the catalogue folder",
+        )
     name = PurePosixPath(urlsplit(url).path).name or shown
     cached = cache.cached() if cache is not None else None
     try:
         with http.session(retries=HTTP_RETRIES, methods=("GET",)) as download:
-            response = download.get(url, timeout=HTTP_TIMEOUT_S, headers=cached[1] if cached else None)
+            response, content = http.bounded_get(
+                download,
+                url,
+                timeout=HTTP_TIMEOUT_S,
+                headers=cached[1] if cached else None,
+                deadline_s=DEADLINE_S,
+                max_bytes=MAX_BYTES,
+            )
+    except http.TooSlow as err:
+        raise SourceError(
+            source_id,
+            f"downloading {shown} took longer than the limit of {err.limit} "
+            f"(OMV_SPREADSHEET_DEADLINE_S); {err}: refused",
+            "the server is too slow or trickles its answer: retry later, or ask its administrator",
+            retryable=True,
+        ) from None
+    except http.TooLarge as err:
+        raise SourceError(
+            source_id,
+            f"downloading {shown} was refused: {err}, above the limit of {err.limit} "
+            "(OMV_SPREADSHEET_MAX_BYTES)",
+            "check that the URL names the right file; a larger one needs the limit raised by the operator",
+        ) from None
     except requests.RequestException as err:
         raise SourceError(
             source_id,
@@ -154,7 +187,7 @@ def _fetch(
             retryable=True,
         ) from None
     if response.status_code >= 400:
-        body = secrets.redact(" ".join(response.text.split())[:200])
+        body = secrets.redact(" ".join(response.text.split())[:200], *hidden)
         raise SourceError(
             source_id,
             f"downloading {shown} failed: HTTP {response.status_code} {response.reason}"
@@ -170,7 +203,7 @@ def _fetch(
             f"downloading {shown} failed: HTTP 304 Not Modified to an unconditional request",
             "the server is misconfigured: ask its administrator",
         )
-    return response.content, shown, name, response
+    return content, shown, name, response
 
 
 def _unreadable(fmt: str, name: str, data: bytes, err: Exception, fail: Callable) -> SourceError:
@@ -183,6 +216,34 @@ def _unreadable(fmt: str, name: str, data: bytes, err: Exception, fail: Callable
         f"{name} is unreadable as {fmt} ({type(err).__name__}: {err})",
         f"check that it is a complete {fmt} file (re-save it from the office suite) or set `format`",
     )
+
+
+def _check_unzipped(data: bytes, name: str, fail: Callable) -> None:
+    """Refuse a workbook (a zip) that would inflate beyond MAX_UNZIPPED_BYTES, or a member compressed
+    suspiciously well (a zip bomb), before any reader inflates it. Sizes come from the zip directory;
+    a member lying about its size fails in the reader (zipfile checks the size while inflating)."""
+    import zipfile
+
+    try:
+        members = zipfile.ZipFile(io.BytesIO(data)).infolist()
+    except (zipfile.BadZipFile, ValueError, OSError):
+        return  # not a zip: the reader says what it is
+    total = sum(m.file_size for m in members)
+    if total > MAX_UNZIPPED_BYTES:
+        raise fail(
+            f"{name} would inflate to {total:,} bytes, above the limit of {MAX_UNZIPPED_BYTES:,} bytes "
+            "(OMV_SPREADSHEET_MAX_UNZIPPED_BYTES): refused",
+            "a workbook this large is likely a zip bomb; a real one needs the limit raised by the operator",
+        )
+    for member in members:
+        ratio = member.file_size / max(member.compress_size, 1)
+        if member.file_size > RATIO_MIN_BYTES and ratio > MAX_COMPRESSION_RATIO:
+            raise fail(
+                f"{name}: its part {member.filename!r} inflates {ratio:,.0f} times ({member.compress_size:,} "
+                f"to {member.file_size:,} bytes), above the limit of {MAX_COMPRESSION_RATIO} times: refused "
+                "as a likely zip bomb",
+                "re-save the workbook from the office suite; if it is genuine, ask the operator",
+            )
 
 
 def _pick_sheet(names: list[str], sheet: str | int | None, fail: Callable) -> str:
@@ -203,6 +264,7 @@ def _read_xlsx(data: bytes, sheet: str | int | None, name: str, fail: Callable) 
     """The sheet as a grid (row i, column j = office row i+1, column j+1), merged ranges filled."""
     import openpyxl
 
+    _check_unzipped(data, name, fail)
     try:
         # Not read-only: merged ranges are only known in the full mode. data_only: formulas' cached values.
         book = openpyxl.load_workbook(io.BytesIO(data), data_only=True)
@@ -219,6 +281,7 @@ def _read_xlsx(data: bytes, sheet: str | int | None, name: str, fail: Callable) 
 
 
 def _read_ods(data: bytes, sheet: str | int | None, name: str, fail: Callable) -> tuple[pd.DataFrame, str]:
+    _check_unzipped(data, name, fail)
     try:
         book = pd.ExcelFile(io.BytesIO(data), engine="odf")
         title = _pick_sheet([str(s) for s in book.sheet_names], sheet, fail)
