@@ -42,6 +42,8 @@ from omv_pipelines_tests.test_sources.wfs_cases import (
 pytestmark = pytest.mark.integration
 
 CAP = 10
+
+
 def _to_wgs84(coords: list) -> list:
     """Expected [lon, lat] for (nested) Lambert 72 coordinates, as pyproj computes them."""
     from pyproj import Transformer
@@ -65,7 +67,11 @@ POINTS = [
     {
         "type": "Feature",
         "properties": {
-            "ident": ident, "nom": f"DEA {place}", "commune": place, "n": i, "note": None if i % 5 else "",
+            "ident": ident,
+            "nom": f"DEA {place}",
+            "commune": place,
+            "n": i,
+            "note": None if i % 5 else "",
             "hauteur": 1.25 * i,  # MapServer's schema says double; GML writes it as text
             "installe": f"2019-05-{i + 1:02d}",  # ISO date: MapServer's GML 3.2 puts it in gml:timePosition
         },
@@ -74,27 +80,63 @@ POINTS = [
     for i, (ident, place, lon, lat) in enumerate(PLACES)
 ]
 LINES = [
-    {"type": "Feature", "properties": {"code": "L1", "rue": "Rue de Fer"},
-     "geometry": {"type": "LineString", "coordinates": [list(NAMUR), [NAMUR[0] + 250, NAMUR[1] + 40.5],
-                                                        [NAMUR[0] + 600, NAMUR[1] - 80]]}},
-    {"type": "Feature", "properties": {"code": "L2", "rue": "Avenue Reine Astrid"},
-     "geometry": {"type": "MultiLineString", "coordinates": [
-         [[NAMUR[0] - 900, NAMUR[1]], [NAMUR[0] - 500, NAMUR[1] + 300]],
-         [[NAMUR[0] - 400, NAMUR[1] + 350], [NAMUR[0] - 100, NAMUR[1] + 700], [NAMUR[0], NAMUR[1] + 900]]]}},
+    {
+        "type": "Feature",
+        "properties": {"code": "L1", "rue": "Rue de Fer"},
+        "geometry": {
+            "type": "LineString",
+            "coordinates": [list(NAMUR), [NAMUR[0] + 250, NAMUR[1] + 40.5], [NAMUR[0] + 600, NAMUR[1] - 80]],
+        },
+    },
+    {
+        "type": "Feature",
+        "properties": {"code": "L2", "rue": "Avenue Reine Astrid"},
+        "geometry": {
+            "type": "MultiLineString",
+            "coordinates": [
+                [[NAMUR[0] - 900, NAMUR[1]], [NAMUR[0] - 500, NAMUR[1] + 300]],
+                [
+                    [NAMUR[0] - 400, NAMUR[1] + 350],
+                    [NAMUR[0] - 100, NAMUR[1] + 700],
+                    [NAMUR[0], NAMUR[1] + 900],
+                ],
+            ],
+        },
+    },
     # A street in Reims: outside Wallonia, flagged in the stats but kept (validation comes later).
-    {"type": "Feature", "properties": {"code": "L3", "rue": "Rue de Vesle"},
-     "geometry": {"type": "LineString",
-                  "coordinates": [list(to_lambert(4.02, 49.25)), list(to_lambert(4.03, 49.26))]}},
+    {
+        "type": "Feature",
+        "properties": {"code": "L3", "rue": "Rue de Vesle"},
+        "geometry": {
+            "type": "LineString",
+            "coordinates": [list(to_lambert(4.02, 49.25)), list(to_lambert(4.03, 49.26))],
+        },
+    },
 ]
 ZONES = [
-    {"type": "Feature", "properties": {"zone": "Z1", "nom": "Parc avec étang"},
-     "geometry": {"type": "Polygon", "coordinates": [
-         _square(NAMUR[0], NAMUR[1], 1000), _square(NAMUR[0] + 200, NAMUR[1] + 200, 100)]}},
-    {"type": "Feature", "properties": {"zone": "Z2", "nom": "Deux îlots"},
-     "geometry": {"type": "MultiPolygon", "coordinates": [
-         [_square(NAMUR[0] + 2000, NAMUR[1], 800), _square(NAMUR[0] + 2100, NAMUR[1] + 100, 50),
-          _square(NAMUR[0] + 2300, NAMUR[1] + 300, 60)],
-         [_square(NAMUR[0] + 4000, NAMUR[1] + 4000, 300)]]}},
+    {
+        "type": "Feature",
+        "properties": {"zone": "Z1", "nom": "Parc avec étang"},
+        "geometry": {
+            "type": "Polygon",
+            "coordinates": [_square(NAMUR[0], NAMUR[1], 1000), _square(NAMUR[0] + 200, NAMUR[1] + 200, 100)],
+        },
+    },
+    {
+        "type": "Feature",
+        "properties": {"zone": "Z2", "nom": "Deux îlots"},
+        "geometry": {
+            "type": "MultiPolygon",
+            "coordinates": [
+                [
+                    _square(NAMUR[0] + 2000, NAMUR[1], 800),
+                    _square(NAMUR[0] + 2100, NAMUR[1] + 100, 50),
+                    _square(NAMUR[0] + 2300, NAMUR[1] + 300, 60),
+                ],
+                [_square(NAMUR[0] + 4000, NAMUR[1] + 4000, 300)],
+            ],
+        },
+    },
 ]
 
 
@@ -108,7 +150,9 @@ def wfs_url(tmp_path_factory: pytest.TempPathFactory):
     folder = tmp_path_factory.mktemp("wfs")
     layers = []
     for name, features, feature_id in (
-        ("defibrillateurs", POINTS, "ident"), ("troncons", LINES, "code"), ("zones", ZONES, "zone"),
+        ("defibrillateurs", POINTS, "ident"),
+        ("troncons", LINES, "code"),
+        ("zones", ZONES, "zone"),
     ):
         path = folder / f"{name}.geojson"
         path.write_text(json.dumps(_feature_collection(features), ensure_ascii=False), encoding="utf-8")
@@ -433,8 +477,12 @@ def test_basic_auth_from_environment_never_leaks(wfs_url, monkeypatch):
     try:
         monkeypatch.setenv("OMV_TEST_WFS_USER", "commune")
         monkeypatch.setenv("OMV_TEST_WFS_PASSWORD", "s3cret-pw")
-        config = WfsSource(url=gate.url, typename="zones", username_env="OMV_TEST_WFS_USER",
-                           password_env="OMV_TEST_WFS_PASSWORD")
+        config = WfsSource(
+            url=gate.url,
+            typename="zones",
+            username_env="OMV_TEST_WFS_USER",
+            password_env="OMV_TEST_WFS_PASSWORD",
+        )
         harvest = harvest_wfs(config, source_id="s")
         assert len(harvest.frame) == 2
         assert "s3cret" not in harvest.location + json.dumps(harvest.stats)
@@ -642,8 +690,7 @@ def test_arcgis_server_answers():
     assert choose_formats(["GML32", "GML3", "GEOJSON"], None, "s")[:2] == ["GEOJSON", "GML32"]
     assert choose_formats(["GML32", "GML3", "GEOJSON"], "geojson", "s") == ["GEOJSON"]
     with _Canned(arcgis) as server:
-        config = WfsSource(url=server.url, typename="DEA:Defibrillateurs", output_format="Gml32",
-                           page_size=5)
+        config = WfsSource(url=server.url, typename="DEA:Defibrillateurs", output_format="Gml32", page_size=5)
         harvest = harvest_wfs(config, source_id="spw/dea")
     frame = harvest.frame
     assert harvest.stats["output_format"] == "GML32" and harvest.stats["pages"] == 3  # 5 + 5 + 2
@@ -661,8 +708,9 @@ def test_arcgis_server_answers():
 def test_arcgis_sort_by_objectid():
     """ArcGIS Server declares ImplementsSorting in its filter capabilities: OBJECTID orders the pages."""
     with _Canned(arcgis) as server:
-        config = WfsSource(url=server.url, typename="Defibrillateurs", output_format="GML32", page_size=5,
-                           sort_by="OBJECTID")
+        config = WfsSource(
+            url=server.url, typename="Defibrillateurs", output_format="GML32", page_size=5, sort_by="OBJECTID"
+        )
         harvest = harvest_wfs(config, source_id="s")
     assert harvest.stats["sorted_by"] == "OBJECTID"
     pages = [p for p in server.asked("GetFeature") if "RESULTTYPE" not in p]
@@ -687,8 +735,12 @@ def test_geoserver_urn_epsg_4326_is_lat_lon():
     """GeoServer, GML 3.2 asked in urn:ogc:def:crs:EPSG::4326: positions come lat,lon (the CRS's own
     axis order) and must be swapped to GeoJSON lon,lat; ints typed from xsd:int."""
     with _Canned(geoserver) as server:
-        config = WfsSource(url=server.url, typename="namur:dea", srs="EPSG:4326",
-                           output_format="application/gml+xml; version=3.2")
+        config = WfsSource(
+            url=server.url,
+            typename="namur:dea",
+            srs="EPSG:4326",
+            output_format="application/gml+xml; version=3.2",
+        )
         harvest = harvest_wfs(config, source_id="s")
     frame = harvest.frame
     assert harvest.stats["srs"] == "urn:ogc:def:crs:EPSG::4326" and harvest.stats["outside_wallonia"] == 0

@@ -121,8 +121,15 @@ def _config(url: str, version: str, kind: str, **extra) -> WfsSource:
     fmt = GML[version] if kind == "gml" else "application/json; subtype=geojson"
     # MapServer's GeoJSON carries no ids: `ident` identifies the features, so repeated ones are caught.
     feature_id = "ident" if kind == "geojson" else None
-    return WfsSource(url=url, typename="defibrillateurs", version=version, output_format=fmt,
-                     feature_id=feature_id, page_size=PAGE, **extra)
+    return WfsSource(
+        url=url,
+        typename="defibrillateurs",
+        version=version,
+        output_format=fmt,
+        feature_id=feature_id,
+        page_size=PAGE,
+        **extra,
+    )
 
 
 @pytest.mark.parametrize(("version", "kind"), CASES)

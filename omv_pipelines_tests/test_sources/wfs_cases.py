@@ -56,7 +56,6 @@ VERSION_REQUIRED = b"""<ows:ExceptionReport xmlns:ows="http://www.opengis.net/ow
 </ows:Exception></ows:ExceptionReport>"""
 
 
-
 def page_range(params: dict[str, str], total: int) -> range:
     """Features asked for by a GetFeature (STARTINDEX and COUNT/MAXFEATURES), among `total`."""
     start = int(params.get("STARTINDEX", 0))
@@ -190,14 +189,24 @@ def geoserver(params: dict[str, str]) -> tuple[int, str, bytes]:
     rows = page_range(params, len(PLACES))
     if params.get("OUTPUTFORMAT") == "application/json":
         features = [
-            {"type": "Feature", "id": f"dea.{i + 1}", "geometry_name": "geom",
-             "geometry": {"type": "Point", "coordinates": list(to_lambert(*PLACES[i][2:]))},
-             "properties": {"ident": PLACES[i][0], "n": i}}
+            {
+                "type": "Feature",
+                "id": f"dea.{i + 1}",
+                "geometry_name": "geom",
+                "geometry": {"type": "Point", "coordinates": list(to_lambert(*PLACES[i][2:]))},
+                "properties": {"ident": PLACES[i][0], "n": i},
+            }
             for i in rows
         ]
         crs = {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::31370"}}
-        body = {"type": "FeatureCollection", "features": features, "totalFeatures": len(PLACES),
-                "numberMatched": len(PLACES), "numberReturned": len(features), "crs": crs}
+        body = {
+            "type": "FeatureCollection",
+            "features": features,
+            "totalFeatures": len(PLACES),
+            "numberMatched": len(PLACES),
+            "numberReturned": len(features),
+            "crs": crs,
+        }
         return 200, "application/json", json.dumps(body).encode()
     assert params["SRSNAME"] == "urn:ogc:def:crs:EPSG::4326"  # the test asks for lat,lon in URN form
     members = "".join(
@@ -207,11 +216,11 @@ def geoserver(params: dict[str, str]) -> tuple[int, str, bytes]:
  </wfs:member>"""
         for i in rows
     )
-    body = f"""<?xml version="1.0" encoding="UTF-8"?><wfs:FeatureCollection
+    gml = f"""<?xml version="1.0" encoding="UTF-8"?><wfs:FeatureCollection
  xmlns:wfs="http://www.opengis.net/wfs/2.0" xmlns:gml="http://www.opengis.net/gml/3.2"
  xmlns:namur="https://namur.be"
  numberMatched="{len(PLACES)}" numberReturned="{len(rows)}">{members}</wfs:FeatureCollection>"""
-    return 200, "application/gml+xml; version=3.2", body.encode()
+    return 200, "application/gml+xml; version=3.2", gml.encode()
 
 
 # QGIS Server 3.x: WFS 1.0 and 1.1 only (it answers 1.1.0 capabilities whatever is asked), GML 3.1.1

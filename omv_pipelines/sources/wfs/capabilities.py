@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from omv_pipelines import secrets
 from omv_pipelines.sources.base import SourceError
 from omv_pipelines.sources.wfs.client import (
     Client,
@@ -56,7 +57,8 @@ def read_capabilities(client: Client, version: str | None) -> Capabilities:
     except Exception as err:
         raise SourceError(
             client.source_id,
-            f"the capabilities of {client.safe} are not valid XML ({err}): {server_message(content)}",
+            f"the capabilities of {client.safe} are not valid XML ({err}): "
+            + secrets.redact(server_message(content), *client.hidden),
             "check that the URL points to a WFS service endpoint",
         ) from None
     if not local_name(root.tag).endswith("Capabilities"):
@@ -83,8 +85,8 @@ def read_capabilities(client: Client, version: str | None) -> Capabilities:
             for k in node
             if local_name(k.tag) in ("DefaultCRS", "DefaultSRS", "SRS", "OtherCRS", "OtherSRS") and k.text
         ]
-        formats = [(f.text or "").strip() for f in kids.get("OutputFormats", []) if f.text]
-        types.append(FeatureType(name, crs, formats))
+        type_formats = [(f.text or "").strip() for f in kids.get("OutputFormats", []) if f.text]
+        types.append(FeatureType(name, crs, type_formats))
     formats: list[str] = []
     count_default = None
     sorting = False
@@ -158,8 +160,8 @@ def choose_formats(advertised: list[str], wanted: str | None, source_id: str) ->
         kind = format_kind(token)
         if kind and kind not in ranked:
             ranked[kind] = token
-    order = [ranked[k] for k in ("geojson", "gml32", "gml31", "gml2") if k in ranked]
-    if not order or format_kind(order[-1]) == "geojson":
+    order: list[str | None] = [ranked[k] for k in ("geojson", "gml32", "gml31", "gml2") if k in ranked]
+    if not order or format_kind(order[-1] or "") == "geojson":
         order.append(None)  # keep a GML fallback for GeoJSON without feature ids
     return order
 

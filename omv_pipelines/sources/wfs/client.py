@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
@@ -19,6 +20,14 @@ if TYPE_CHECKING:
     from lxml.etree import _Element as Element
 
     from omv_pipelines.sources.wfs.config import WfsSource
+
+# Bounds (#11): each request must arrive whole within REQUEST_DEADLINE_S and weigh at most MAX_PAGE_BYTES;
+# the whole harvest (capabilities, schema, every page) must end within HARVEST_DEADLINE_S.
+REQUEST_DEADLINE_S = http.env_number("OMV_WFS_REQUEST_DEADLINE_S", http.DEADLINE_S)
+HARVEST_DEADLINE_S = http.env_number("OMV_WFS_HARVEST_DEADLINE_S", 1800.0)
+MAX_PAGE_BYTES = int(http.env_number("OMV_WFS_MAX_PAGE_BYTES", 100_000_000))
+URL_SCHEMES = ("http", "https")
+
 
 class Refused(SourceError):
     """The server answered, but refused the request (HTTP 400 or an OGC exception report)."""
@@ -33,6 +42,15 @@ class Client:
         self.base = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
         self.fixed = parse_qsl(parts.query, keep_blank_values=True)  # e.g. map=... kept on every call
         self.safe = secrets.redact_url(url)
+        self.hidden = http.url_secrets(url)  # registered before any request: echoed copies are masked
+        if parts.scheme.lower() not in URL_SCHEMES:
+            scheme = f"{parts.scheme}:" if parts.scheme else "(none)"
+            raise SourceError(
+                source_id,
+                f"the WFS url scheme {scheme} is refused: only http and https are read",
+                "give the service's http(s) URL (in `url`, or in the variable named by url_env)",
+            )
+        self.until = time.monotonic() + HARVEST_DEADLINE_S
         auth = None
         if config.username_env:
             auth = (env_value(config.username_env, source_id), env_value(config.password_env, source_id))
@@ -48,7 +66,33 @@ class Client:
         query = [(k, v) for k, v in self.fixed if k.upper() not in ours] + list(params.items())
         shown = f"{self.safe} ({what})"
         try:
-            resp = self.session.get(self.base, params=query, timeout=self.config.timeout_s)
+            resp, content = http.bounded_get(
+                self.session,
+                self.base,
+                params=query,
+                timeout=self.config.timeout_s,
+                deadline_s=REQUEST_DEADLINE_S,
+                until=self.until,
+                max_bytes=MAX_PAGE_BYTES,
+            )
+        except http.TooSlow as err:
+            whole = err.limit.startswith("the time allowed")
+            limit = f"{HARVEST_DEADLINE_S:g} s per source" if whole else err.limit
+            setting = "OMV_WFS_HARVEST_DEADLINE_S" if whole else "OMV_WFS_REQUEST_DEADLINE_S"
+            raise SourceError(
+                self.source_id,
+                f"the WFS at {shown} took longer than the limit of {limit} ({setting}); {err}: refused",
+                "the server is too slow or trickles its answer: retry later, lower page_size, or ask its "
+                "administrator",
+                retryable=True,
+            ) from None
+        except http.TooLarge as err:
+            raise SourceError(
+                self.source_id,
+                f"the answer of the WFS at {shown} was refused: {err}, above the limit of {err.limit} per "
+                "request (OMV_WFS_MAX_PAGE_BYTES)",
+                "lower page_size so that each page is smaller, or ask the operator to raise the limit",
+            ) from None
         except (requests.ConnectionError, requests.Timeout) as err:
             raise SourceError(
                 self.source_id,
@@ -56,7 +100,7 @@ class Client:
                 "check the URL, that the server is up and reachable from here, or raise timeout_s",
                 retryable=True,
             ) from None
-        self.bytes += len(resp.content)
+        self.bytes += len(content)
         if resp.status_code >= 400:
             hint = {
                 401: "check the credentials named by username_env/password_env",
@@ -66,12 +110,13 @@ class Client:
             error = Refused if resp.status_code == 400 else SourceError
             raise error(
                 self.source_id,
-                f"the WFS at {shown} answered HTTP {resp.status_code}: {server_message(resp.content)}",
+                f"the WFS at {shown} answered HTTP {resp.status_code}: "
+                + secrets.redact(server_message(content), *self.hidden),
                 hint,
                 retryable=resp.status_code in http.RETRY_STATUS,  # still failing after the retries
             )
-        raise_ogc_exception(resp.content, self.source_id, shown)
-        return resp.content
+        raise_ogc_exception(content, self.source_id, shown, self.hidden)
+        return content
 
 
 def env_value(name: str | None, source_id: str) -> str:
@@ -132,12 +177,14 @@ def _exception_text(root: Element) -> str:
     return "; ".join(parts) or "(empty exception report)"
 
 
-def raise_ogc_exception(content: bytes, source_id: str, shown: str) -> None:
-    """WFS servers often report errors with HTTP 200 and an exception report body."""
+def raise_ogc_exception(content: bytes, source_id: str, shown: str, hidden: list[str] | None = None) -> None:
+    """WFS servers often report errors with HTTP 200 and an exception report body (its text is redacted
+    with the URL's `hidden` secrets: servers echo the request URL in it)."""
     head = content[:1000]
     if b"ExceptionReport" in head and content.lstrip()[:1] == b"<":
         raise Refused(
             source_id,
-            f"the WFS at {shown} reported an error: {server_message(content)}",
+            f"the WFS at {shown} reported an error: "
+            + secrets.redact(server_message(content), *(hidden or ())),
             "check typename, version, srs and output_format against the server's capabilities",
         )

@@ -12,9 +12,18 @@ from omv_pipelines.sources.base import SourceError
 
 # The EPSG code in any spelling: EPSG:31370, urn:ogc:def:crs:EPSG::31370, .../epsg.xml#4326.
 EPSG_CODE = re.compile(r"EPSG\D*?(?:[\d.]*[:/])?(\d+)$", re.IGNORECASE)
-# Rough bounding box of Wallonia in WGS84, used to flag coordinates that are surely wrong.
-WALLONIA_LON = (2.8, 6.5)
-WALLONIA_LAT = (49.4, 50.9)
+# The geometry text of a feature whose coordinates are not finite numbers (NaN, Infinity): JSON has no
+# such numbers, so it is no GeoJSON; the mapping step rejects it as an unreadable geometry, naming it.
+NON_FINITE = (
+    "unreadable geometry: coordinates that are not finite numbers (NaN or Infinity) in the WFS answer"
+)
+
+
+def wallonia_envelope() -> tuple[float, float, float, float]:
+    """Wallonia's extent (lon_min, lat_min, lon_max, lat_max) from the real boundaries, read on first use."""
+    from omv_pipelines import geography
+
+    return geography.wallonia_envelope()
 
 
 class Geometries:
@@ -26,6 +35,7 @@ class Geometries:
     def __init__(self) -> None:
         self.leaves: list[np.ndarray | tuple[str, int]] = []  # in source axis order
         self.items: list[tuple[int, str, str, Any, str]] = []  # (row, column, type, template, crs key)
+        self.non_finite = 0  # geometries given NON_FINITE instead of GeoJSON
 
     def leaf(self, coords: np.ndarray) -> int:
         self.leaves.append(coords)
@@ -46,7 +56,7 @@ class Geometries:
         texts = [i for i, leaf in enumerate(self.leaves) if isinstance(leaf, tuple)]
         if not texts:
             return self.leaves  # type: ignore[return-value]
-        tokens = [self.leaves[i][0].split() for i in texts]  # type: ignore[union-attr]
+        tokens = [self.leaves[i][0].split() for i in texts]
         counts = np.fromiter(map(len, tokens), dtype=np.int64, count=len(texts))
         dims = np.fromiter((self.leaves[i][1] for i in texts), dtype=np.int64, count=len(texts))
         if (counts % dims).any():
@@ -64,7 +74,8 @@ class Geometries:
         return arrays  # type: ignore[return-value]
 
     def to_geojson(self, xy_order: bool, source_id: str) -> tuple[dict[tuple[int, str], str], np.ndarray]:
-        """GeoJSON text per (row, column), and the rows having a vertex outside Wallonia."""
+        """GeoJSON text per (row, column), and the rows having a vertex outside Wallonia's envelope.
+        A geometry with a coordinate that is not a finite number gets the NON_FINITE text instead."""
         if not self.items:
             return {}, np.empty(0, dtype=int)
         arrays = self._arrays()
@@ -80,22 +91,29 @@ class Geometries:
         for crs in dict.fromkeys(point_crs):
             mask = point_crs == crs
             lon[mask], lat[mask] = _to_wgs84(coords[mask], crs, xy_order, source_id)
-        outside = (lon < WALLONIA_LON[0]) | (lon > WALLONIA_LON[1])
-        outside |= (lat < WALLONIA_LAT[0]) | (lat > WALLONIA_LAT[1])
+        finite = np.isfinite(lon) & np.isfinite(lat)  # NaN in the answer, or out of the CRS's domain
+        lon_min, lat_min, lon_max, lat_max = wallonia_envelope()
+        outside = finite & ((lon < lon_min) | (lon > lon_max) | (lat < lat_min) | (lat > lat_max))
         outside_rows = np.unique(np.repeat(leaf_row, sizes)[outside])
         points = len(arrays) == len(self.items) and all(item[2] == "Point" for item in self.items)
-        if points and (sizes == 1).all() and np.isfinite(lon).all() and np.isfinite(lat).all():
+        if points and (sizes == 1).all() and finite.all():
             return self._points(lon, lat), outside_rows
+        bad_leaf = np.zeros(len(arrays), dtype=bool)
+        np.logical_or.at(bad_leaf, np.repeat(np.arange(len(arrays)), sizes), ~finite)
         bounds = np.concatenate([[0], np.cumsum(sizes)])
         lonlat = np.column_stack([lon, lat]).tolist()
         leaves = [lonlat[bounds[i] : bounds[i + 1]] for i in range(len(arrays))]
         out = {}
         for row, column, gtype, template, _ in self.items:
+            if bad_leaf.any() and bad_leaf[_leaves(template)].any():
+                out[(row, column)] = NON_FINITE  # never NaN in the GeoJSON text: it is no JSON
+                self.non_finite += 1
+                continue
             coordinates = _fill(template, leaves)
             if gtype == "Point":
                 coordinates = coordinates[0]
             geometry = {"type": gtype, "coordinates": coordinates}
-            out[(row, column)] = json.dumps(geometry, separators=(",", ":"))
+            out[(row, column)] = json.dumps(geometry, separators=(",", ":"), allow_nan=False)
         return out, outside_rows
 
     def _points(self, lon: np.ndarray, lat: np.ndarray) -> dict[tuple[int, str], str]:

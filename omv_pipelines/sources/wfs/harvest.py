@@ -22,7 +22,7 @@ from omv_pipelines.sources.wfs.capabilities import (
 )
 from omv_pipelines.sources.wfs.client import Client, Refused
 from omv_pipelines.sources.wfs.config import WfsSource
-from omv_pipelines.sources.wfs.geometry import WALLONIA_LAT, WALLONIA_LON
+from omv_pipelines.sources.wfs.geometry import NON_FINITE, wallonia_envelope
 from omv_pipelines.sources.wfs.paging import Pager, getfeature_params
 from omv_pipelines.sources.wfs.schema import apply_types, describe_types
 
@@ -88,9 +88,24 @@ def harvest_wfs(
         if untyped:
             stats["untyped_columns"] = untyped
     if outside:
+        lon_min, lat_min, lon_max, lat_max = wallonia_envelope()
         log.warning(
-            "%s: %d of %d features have coordinates outside Wallonia (lon %s, lat %s) after reprojection",
-            source_id, outside, len(frame), WALLONIA_LON, WALLONIA_LAT,
+            "%s: %d of %d features have coordinates outside Wallonia (lon %.2f..%.2f, lat %.2f..%.2f) "
+            "after reprojection",
+            source_id,
+            outside,
+            len(frame),
+            lon_min,
+            lon_max,
+            lat_min,
+            lat_max,
+        )
+    if stats.get("non_finite_geometries"):
+        log.warning(
+            "%s: %d geometries have coordinates that are not finite numbers: marked %r",
+            source_id,
+            stats["non_finite_geometries"],
+            NON_FINITE,
         )
     stats.update(
         features=len(frame),

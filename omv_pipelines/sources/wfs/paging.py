@@ -139,7 +139,9 @@ class Pager:
             self.stats["features_announced"] = self.announced
             self.stats["announced_by"] = self.announced_by
         self.stats.update(
-            pages=pages, output_format=self.fmt or "(server default GML)", end_detected_by=end,
+            pages=pages,
+            output_format=self.fmt or "(server default GML)",
+            end_detected_by=end,
             pages_retried=self.retried,
         )
         if self.ids_are_positions:
@@ -215,7 +217,12 @@ class Pager:
         self.retried += 1
         log.warning(
             "%s: the page of %s from %d held %d of %d features before the announced end (%s): asking again",
-            self.client.source_id, self.typename, start, n, want, self._expected(),
+            self.client.source_id,
+            self.typename,
+            start,
+            n,
+            want,
+            self._expected(),
         )
         content = self.pool.submit(self._fetch, start, want).result()
         page, geo_text, outside_rows = self._read(content, start, want)
@@ -234,7 +241,8 @@ class Pager:
             f"the page from {start} held {n} of the {want} features asked"
             + (f" (and {first} at the first try)" if first is not None and first != n else "")
             + (", also when asked again" if start in self.first_try else "")
-            if want else "paging ended"
+            if want
+            else "paging ended"
         )
         raise SourceError(
             self.client.source_id,
@@ -262,7 +270,7 @@ class Pager:
         return {
             "declared": "short page below the declared cap",
             "detected": "short page below the detected cap",
-        }.get(self.cap_source, "short page below the page size")
+        }.get(self.cap_source or "", "short page below the page size")
 
     def _fetch(self, start: int, want: int) -> bytes:
         params = dict(self.params, STARTINDEX=start)
@@ -311,6 +319,10 @@ class Pager:
             page = parse(content, geoms, self.default_crs, partial(self._ask_ahead, start, want))
             xy_order = is_json or self.version == "1.0.0"
             geo_text, outside_rows = geoms.to_geojson(xy_order=xy_order, source_id=self.client.source_id)
+            if geoms.non_finite:
+                self.stats["non_finite_geometries"] = (
+                    self.stats.get("non_finite_geometries", 0) + geoms.non_finite
+                )
         except SourceError:
             raise
         except Exception as err:

@@ -69,9 +69,7 @@ def parse_geojson(
     return page
 
 
-def parse_gml(
-    content: bytes, geoms: Geometries, default_crs: str, on_count: OnCount | None = None
-) -> Page:
+def parse_gml(content: bytes, geoms: Geometries, default_crs: str, on_count: OnCount | None = None) -> Page:
     """Features of a GML page; `on_count` hears their number (and the total) before they are read.
     Only WFS 2.0's numberMatched is a total: WFS 1.x numberOfFeatures counts the features of this answer."""
     root = parse_xml(content)
@@ -118,7 +116,12 @@ def parse_gml(
 
 # Nesting of positions in GeoJSON coordinates: 0 = one position, 1 = a list of positions, ...
 _JSON_DEPTH = {
-    "Point": 0, "MultiPoint": 1, "LineString": 1, "MultiLineString": 2, "Polygon": 2, "MultiPolygon": 3,
+    "Point": 0,
+    "MultiPoint": 1,
+    "LineString": 1,
+    "MultiLineString": 2,
+    "Polygon": 2,
+    "MultiPolygon": 3,
 }
 
 
@@ -157,9 +160,20 @@ _GML_TYPES = {
 # GML geometries we cannot turn into GeoJSON: a property holding one is an error, not a text value.
 # Any other GML element in a property (gml:timePosition, gml:TimeInstant, ...) is read as its text.
 _GML_UNSUPPORTED = {
-    "MultiGeometry", "CompositeCurve", "CompositeSurface", "CompositeSolid", "OrientableCurve",
-    "OrientableSurface", "PolyhedralSurface", "TriangulatedSurface", "Tin", "Solid", "MultiSolid",
-    "Envelope", "Box", "Geometry",
+    "MultiGeometry",
+    "CompositeCurve",
+    "CompositeSurface",
+    "CompositeSolid",
+    "OrientableCurve",
+    "OrientableSurface",
+    "PolyhedralSurface",
+    "TriangulatedSurface",
+    "Tin",
+    "Solid",
+    "MultiSolid",
+    "Envelope",
+    "Box",
+    "Geometry",
 }
 
 

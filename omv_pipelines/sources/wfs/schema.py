@@ -15,9 +15,21 @@ log = logging.getLogger(__name__)
 # XML Schema types whose GML text is cast; every other type (string, date, dateTime, gml:*) stays text.
 _XSD_DTYPES = {
     **dict.fromkeys(
-        ("int", "integer", "long", "short", "byte", "nonNegativeInteger", "positiveInteger",
-         "nonPositiveInteger", "negativeInteger", "unsignedInt", "unsignedLong", "unsignedShort",
-         "unsignedByte"),
+        (
+            "int",
+            "integer",
+            "long",
+            "short",
+            "byte",
+            "nonNegativeInteger",
+            "positiveInteger",
+            "nonPositiveInteger",
+            "negativeInteger",
+            "unsignedInt",
+            "unsignedLong",
+            "unsignedShort",
+            "unsignedByte",
+        ),
         "Int64",
     ),
     **dict.fromkeys(("double", "decimal", "float"), "Float64"),
@@ -37,8 +49,11 @@ def describe_types(client: Client, version: str, typename: str) -> dict[str, str
         log.warning("%s: no types from DescribeFeatureType (%s): values stay text", client.source_id, err)
         return None
     if local_name(root.tag) != "schema":
-        log.warning("%s: DescribeFeatureType answered <%s>, not a schema: values stay text",
-                    client.source_id, local_name(root.tag))
+        log.warning(
+            "%s: DescribeFeatureType answered <%s>, not a schema: values stay text",
+            client.source_id,
+            local_name(root.tag),
+        )
         return None
     types = {}
     for node in root.iter():
