@@ -442,3 +442,24 @@ def test_non_finite_coordinates_never_reach_the_geojson(loopback):
     assert texts[1] == texts[2] == NON_FINITE  # no JSON at all: normalise rejects it as unreadable
     assert not NON_FINITE.lstrip().startswith("{")
     assert harvest.stats["non_finite_geometries"] == 2
+
+
+def test_a_catalogue_sqlite_url_cannot_read_a_database_outside_the_catalogue(tmp_path):
+    """A `sqlite:` URL written in the catalogue (e.g. the Dagster instance's own runs.db) is held to the
+    catalogue folder, like a spreadsheet path."""
+    import sqlite3
+
+    from omv_pipelines.sources.sql.config import SqlSource
+    from omv_pipelines.sources.sql.harvest import harvest_sql
+
+    outside = tmp_path / "dagster_home" / "runs.db"
+    outside.parent.mkdir()
+    with sqlite3.connect(outside) as db:
+        db.execute("CREATE TABLE runs (run_id TEXT)")
+        db.execute("INSERT INTO runs VALUES ('secret-run')")
+    catalogue = tmp_path / "catalog"
+    (catalogue / "data").mkdir(parents=True)
+    (catalogue / "data" / "link.db").symlink_to(outside)
+    source = SqlSource(url="sqlite:///{base_dir}/data/link.db", table="runs")
+    with pytest.raises(SourceError, match="outside the catalogue folder"):
+        harvest_sql(source, source_id="92094/x#1(sql)", base_dir=catalogue)

@@ -23,6 +23,7 @@ import pandas as pd
 
 from omv_pipelines import secrets
 from omv_pipelines.sources.base import GEOMETRY, Harvest, SourceError, add_provenance
+from omv_pipelines.sources.paths import sqlite_file
 from omv_pipelines.sources.sql.config import SqlSource
 from omv_pipelines.sources.sql.readonly import ALLOWED, QueryRefused, check_query
 
@@ -263,12 +264,21 @@ def _resolve_url(config: SqlSource, source_id: str, base_dir: Path | None, env: 
             raw = raw.replace("{base_dir}", Path(base_dir).resolve().as_posix())
         origin = "the url"
     try:
-        return make_url(raw)
+        url = make_url(raw)
     except ArgumentError:
         # SQLAlchemy's message repeats the whole string, password included: say it without it.
         raise SourceError(
             source_id, f"{origin} is not a SQLAlchemy URL", f"write it like {URL_EXAMPLE}"
         ) from None
+    if (
+        config.url_env is None
+        and url.get_backend_name() == "sqlite"
+        and url.database not in (None, "", ":memory:")
+    ):
+        # A catalogue's SQLite file is held to the catalogue folder like any file it names (the
+        # operator's url_env is trusted): no reading the Dagster instance's own database.
+        url = url.set(database=str(sqlite_file(url.database, base_dir, source_id)))
+    return url
 
 
 def _passwords(url: URL) -> list[str]:
