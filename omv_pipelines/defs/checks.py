@@ -1,8 +1,9 @@
 """Asset checks, run inline with the assets they check, and the validation report shown in the UI.
 
 On each commune's table: schema conformance, INS code of every row = the partition, unique ids,
-geometries inside Wallonia (its real boundaries, `geography.place`, as in normalise), and a blocking check that refuses an empty table or an unexplained drop
-in rows since the last publication (so that a broken source never publishes over good data).
+geometries inside Wallonia (its real boundaries, `geography.place`, as in normalise), and a blocking
+check that refuses an empty table or an unexplained drop in rows since the last publication (so that a
+broken source never publishes over good data).
 On each regional table: schema conformance, unique ids and the same blocking drop check against the
 regional dataset's own last publication.
 
@@ -66,14 +67,17 @@ def table_check_specs(key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
         dg.AssetCheckSpec(
             IN_WALLONIA,
             asset=key,
-            description=f"Every point lies in Wallonia and every line or polygon reaches it without leaving Belgium "
-            f"(Statbel 2025 commune boundaries, {geography.TOLERANCE_M} m tolerance); geometries outside the commune are counted.",
+            description="Every point lies in Wallonia and every line or polygon reaches it "
+            "without leaving Belgium "
+            f"(Statbel 2025 commune boundaries, {geography.TOLERANCE_M} m tolerance); "
+            "geometries outside the commune are counted.",
         ),
         dg.AssetCheckSpec(
             ROW_DROP,
             asset=key,
             blocking=True,
-            description="Blocks publication of an empty table or one that lost more rows than allowed since the last publication.",
+            description="Blocks publication of an empty table or one that lost more rows than allowed "
+            "since the last publication.",
         ),
     ]
 
@@ -241,8 +245,9 @@ def previous_row_count(
     partition: str | None,
     log=None,
 ) -> int | None:
-    """Rows of what is published now as `dataset_id`: the target's answer (what is really online), else, when
-    it has none or cannot be asked, the last publication in the event log of `key` (the odwb or regional asset)."""
+    """Rows of what is published now as `dataset_id`: the target's answer (what is really online), else,
+    when it has none or cannot be asked, the last publication in the event log of `key` (the odwb or
+    regional asset)."""
     try:
         online = target.last_publication(dataset_id)
     except (OmvError, OSError, ValueError) as exc:
@@ -259,8 +264,8 @@ def previous_row_count(
 def last_published_row_count(
     instance: dg.DagsterInstance, key: dg.AssetKey, partition: str | None
 ) -> int | None:
-    """Row count of the last publication of this dataset (a commune's partition, or regional), from the event log:
-    the latest materialisation that a blocking check did not refuse."""
+    """Row count of the last publication of this dataset (a commune's partition, or regional), from the
+    event log: the latest materialisation that a blocking check did not refuse."""
     records = instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition] if partition is not None else None),
         limit=50,
@@ -270,7 +275,12 @@ def last_published_row_count(
         if materialization is None or is_refused(materialization.metadata):
             continue
         value = materialization.metadata.get("dagster/row_count")
-        return int(value.value) if value is not None else None
+        if value is None:
+            return None
+        row_count = value.value
+        if not isinstance(row_count, int | float | str):
+            raise TypeError(f"dagster/row_count is not a number: {row_count!r}")
+        return int(row_count)
     return None
 
 

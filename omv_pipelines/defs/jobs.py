@@ -22,7 +22,7 @@ commune_sync_job = dg.define_asset_job(
 regional_job = dg.define_asset_job(
     "regional_rebuild",
     selection=dg.AssetSelection.assets(*(k.regional for k in all_dataset_keys())),
-    description="Rebuild and publish the regional datasets from every commune's last good table.",
+    description="Rebuild and publish the regional datasets from every commune's last good publication.",
     tags={tags.KIND: "regional"},
 )
 

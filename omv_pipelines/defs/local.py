@@ -59,7 +59,8 @@ def run_summary(result: dg.ExecuteInProcessResult) -> list[str]:
         path, metadata = materialization.asset_key.path, materialization.metadata
         if "valid_rows" in metadata:
             lines.append(
-                f"{'/'.join(path)}: {metadata['source_rows'].value} rows read, {metadata['valid_rows'].value} valid, "
+                f"{'/'.join(path)}: {metadata['source_rows'].value} rows read, "
+                f"{metadata['valid_rows'].value} valid, "
                 f"{metadata['rejected_rows'].value} rejected, {metadata['warnings'].value} warnings"
             )
         elif (

@@ -31,7 +31,8 @@ def test_our_loader_sees_what_dg_load_from_defs_folder_sees():
 def test_a_module_added_to_the_defs_folder_is_picked_up():
     added = Path(omv_pipelines.defs.__file__).parent / "zz_scaffolded_for_test.py"
     added.write_text(
-        "import dagster as dg\n\n\n@dg.asset(group_name='scaffolded')\ndef scaffolded_asset():\n    return 1\n"
+        "import dagster as dg\n\n\n"
+        "@dg.asset(group_name='scaffolded')\ndef scaffolded_asset():\n    return 1\n"
     )
     try:
         assert "scaffolded_asset" in _graph(defs_folder())["assets"]

@@ -43,11 +43,12 @@ def _check_results(result, asset_key=None) -> dict[str, bool]:
 
 
 def _failed_checks(result) -> list[str]:
-    return [
-        f"{e.event_specific_data.asset_key.to_user_string()}:{e.event_specific_data.check_name} {e.event_specific_data.description}"
+    evaluations = [
+        e.event_specific_data
         for e in result.all_events
         if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.passed
     ]
+    return [f"{c.asset_key.to_user_string()}:{c.check_name} {c.description}" for c in evaluations]
 
 
 def _failure_messages(result) -> str:
