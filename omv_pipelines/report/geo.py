@@ -30,11 +30,7 @@ class Commune:
     region: str
     rings: tuple[np.ndarray, ...]  # [lon, lat] arrays, every ring of every polygon
     label: tuple[float, float]
-
-    @property
-    def bbox(self) -> tuple[float, float, float, float]:
-        stacked = np.vstack(self.rings)
-        return (*stacked.min(axis=0), *stacked.max(axis=0))
+    bbox: tuple[float, float, float, float]  # lon_min, lat_min, lon_max, lat_max
 
 
 @lru_cache(maxsize=1)
@@ -45,7 +41,11 @@ def communes(region: str = "wallonia") -> dict[str, Commune]:
         if c["region"] != region:
             continue
         rings = tuple(_decode(ring) for polygon in c["polygons"] for ring in polygon)
-        result[c["id"]] = Commune(c["id"], c["name"], c["region"], rings, tuple(c["label"]))
+        stacked = np.vstack(rings)
+        lon_min, lat_min = stacked.min(axis=0).tolist()
+        lon_max, lat_max = stacked.max(axis=0).tolist()
+        bbox = (lon_min, lat_min, lon_max, lat_max)
+        result[c["id"]] = Commune(c["id"], c["name"], c["region"], rings, tuple(c["label"]), bbox)
     return result
 
 
@@ -92,6 +92,7 @@ class Projection:
         return "".join(parts)
 
 
-def region_bbox(region: dict[str, Commune]) -> tuple[float, float, float, float]:
-    boxes = np.array([c.bbox for c in region.values()])
+@lru_cache(maxsize=4)
+def region_bbox(region: str = "wallonia") -> tuple[float, float, float, float]:
+    boxes = np.array([c.bbox for c in communes(region).values()])
     return (boxes[:, 0].min(), boxes[:, 1].min(), boxes[:, 2].max(), boxes[:, 3].max())

@@ -15,6 +15,8 @@ _LON = (2.0, 6.8)
 _LAT = (49.0, 51.8)
 _NUMBER = r"-?\d+(?:[.,]\d+)?"
 _PAIR = re.compile(rf"^\s*(?:POINT\s*\(\s*)?({_NUMBER})\s*[\s;]\s*({_NUMBER})\s*\)?\s*$", re.IGNORECASE)
+# How csv_format writes a point (json.dumps of the GeoJSON): read without json.loads.
+_POINT = re.compile(r'^\{"coordinates": \[(-?[\d.eE+-]+), (-?[\d.eE+-]+)\], "type": "Point"\}$')
 _PAIR_COMMA = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*$")
 
 
@@ -50,6 +52,9 @@ def _parts(geometry: dict) -> tuple[str, list[list[tuple[float, float]]]] | None
 
 
 def _from_geojson_text(text: str) -> tuple[str, list[list[tuple[float, float]]]] | None:
+    point = _POINT.match(text)
+    if point:
+        return "point", [[(float(point.group(1)), float(point.group(2)))]]
     try:
         value = json.loads(text)
     except ValueError:

@@ -171,7 +171,7 @@ def _page_name(ins_code: str) -> str:
 
 def _region_map(scorecard: Scorecard) -> str:
     region = geo.communes()
-    projection = geo.Projection.fit(geo.region_bbox(region), MAP_WIDTH, margin=0.01)
+    projection = geo.Projection.fit(geo.region_bbox(), MAP_WIDTH, margin=0.01)
     communes = scorecard.communes.set_index("ins_code")
     back, front, labels = [], [], []
     for code, commune in region.items():
@@ -369,7 +369,7 @@ def _commune_map(scorecard: Scorecard, ins_code: str) -> tuple[str, int, int, in
             unplaced,
         )
     lon_min, lat_min, lon_max, lat_max = commune.bbox
-    wallonia = geo.region_bbox(region)
+    wallonia = geo.region_bbox()
     for shape, _ in published + problems:  # widen to what lies outside, if it is in Wallonia
         for part in shape.coordinates:
             for lon, lat in part:
