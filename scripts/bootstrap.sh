@@ -11,7 +11,8 @@ dev=false
 
 # MapServer serves the demo's WFS; GDAL's ogr2ogr is the benchmark peer; PostGIS is for the SQL tests.
 packages=(cgi-mapserver mapserver-bin)
-$dev && packages+=(gdal-bin postgresql-15-postgis-3)
+# Chromium is the headless browser the report and UI tests drive through Playwright (no browser download).
+$dev && packages+=(gdal-bin postgresql-15-postgis-3 chromium)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
