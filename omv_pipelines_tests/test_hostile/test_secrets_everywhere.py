@@ -69,7 +69,9 @@ def test_no_secret_in_output_event_log_tables_or_exports(tmp_path, loopback, pip
 
     assert not result.success  # both sources fail, each with its own error
     failures = " ".join(
-        e.step_failure_data.error.message for e in result.all_events if e.is_step_failure and e.step_failure_data
+        event.step_failure_data.error.message
+        for event in result.all_events
+        if event.is_step_failure and event.step_failure_data and event.step_failure_data.error
     )
     assert "HTTP 500" in failures and "omv_no_such_database" in failures
     secrets = (TOKEN, PASSWORD)
