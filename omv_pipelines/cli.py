@@ -136,16 +136,38 @@ def cmd_demo(args: argparse.Namespace) -> int:
             if not result.success:
                 failures.append(code)
         provided = sorted({key for entry in catalog.active.values() for key in entry.config.datasets})
-        regional = run_regional(defs, instance, provided)
-        print(f"{'ok' if regional.success else 'FAILED':6} regional datasets run {regional.run_id}")
+        regional = run_regional(defs, instance, provided, scorecard=True)
+        print(
+            f"{'ok' if regional.success else 'FAILED':6} regional datasets + scorecard run {regional.run_id}"
+        )
         if not regional.success:
             failures.append("regional")
-    _scorecard_and_report(config.export_dir, catalog, None, publish=True)
+    _print_scorecard(regional)
     print(f"\nExport folder: {config.export_dir}")
     for path in sorted(config.export_dir.glob("*")):
         print(f"  {path.name}")
     print(f"Dagster instance: {home}  (open the UI with: omv ui, or DAGSTER_HOME={home} dagster dev)")
     return 1 if failures else 0
+
+
+def _print_scorecard(result) -> None:
+    """What the scorecard asset of a regional run published and where its report is."""
+    from omv_pipelines.defs.scorecard import SCORECARD_KEY
+
+    for event in result.get_asset_materialization_events():
+        materialization = event.step_materialization_data.materialization
+        if materialization.asset_key != SCORECARD_KEY:
+            continue
+        metadata = {name: getattr(value, "value", value) for name, value in materialization.metadata.items()}
+        print(f"Scorecard {metadata['status']}: {metadata.get('path') or metadata.get('url')}")
+        print(
+            f"Report: {metadata['report']} ({metadata['report_files'] - 1} commune page(s), "
+            f"{metadata['report_size_mb']:.1f} MB, {metadata['timings_s']['report']:.1f}s)"
+        )
+        return
+    print(
+        "Scorecard not built (a regional dataset failed first): omv report builds it from the export folder"
+    )
 
 
 def _scorecard_and_report(export_dir: Path, catalog, out_dir: Path | None, *, publish: bool) -> None:

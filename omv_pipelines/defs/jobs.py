@@ -10,6 +10,7 @@ import dagster as dg
 from omv_pipelines.catalog.models import CommuneConfig
 from omv_pipelines.defs import tags
 from omv_pipelines.defs.keys import DatasetKeys, all_dataset_keys
+from omv_pipelines.defs.scorecard import SCORECARD_KEY
 
 commune_sync_job = dg.define_asset_job(
     "commune_sync",
@@ -21,8 +22,9 @@ commune_sync_job = dg.define_asset_job(
 
 regional_job = dg.define_asset_job(
     "regional_rebuild",
-    selection=dg.AssetSelection.assets(*(k.regional for k in all_dataset_keys())),
-    description="Rebuild and publish the regional datasets from every commune's last good publication.",
+    selection=dg.AssetSelection.assets(*(k.regional for k in all_dataset_keys()), SCORECARD_KEY),
+    description="Rebuild and publish the regional datasets from every commune's last good publication, "
+    "then the scorecard (tableau de bord) and its HTML report.",
     tags={tags.KIND: "regional"},
 )
 

@@ -9,6 +9,7 @@ from omv_pipelines.catalog.models import CommuneConfig
 from omv_pipelines.defs.jobs import commune_run_request
 from omv_pipelines.defs.keys import DatasetKeys, dataset_of
 from omv_pipelines.defs.partitions import COMMUNES
+from omv_pipelines.defs.scorecard import SCORECARD_KEY
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
@@ -41,13 +42,21 @@ def run_commune(
 
 
 def run_regional(
-    defs: dg.Definitions, instance: dg.DagsterInstance, dataset_keys: list[str]
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    dataset_keys: list[str],
+    *,
+    scorecard: bool = False,
 ) -> dg.ExecuteInProcessResult:
+    """The regional rebuild of `dataset_keys`; with `scorecard=True` the scorecard and its report too, as
+    the `regional_after_communes` sensor requests it (`omv demo` does; tests of one regional dataset
+    leave it out, so that they see only that dataset's publications)."""
+    selection = [DatasetKeys.of(dataset_key).regional for dataset_key in sorted(dataset_keys)]
     return defs.resolve_job_def("regional_rebuild").execute_in_process(
         instance=instance,
         raise_on_error=False,
         run_config=QUIET,
-        asset_selection=[DatasetKeys.of(dataset_key).regional for dataset_key in sorted(dataset_keys)],
+        asset_selection=[*selection, SCORECARD_KEY] if scorecard else selection,
     )
 
 

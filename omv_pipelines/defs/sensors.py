@@ -12,6 +12,7 @@ from omv_pipelines.defs import jobs, tags
 from omv_pipelines.defs.keys import DatasetKeys, all_dataset_keys, dataset_of
 from omv_pipelines.defs.partitions import COMMUNES, communes_partitions
 from omv_pipelines.defs.resources import CatalogResource
+from omv_pipelines.defs.scorecard import SCORECARD_KEY
 
 UNFINISHED = [
     dg.DagsterRunStatus.QUEUED,
@@ -72,7 +73,7 @@ def _regional_keys(run: dg.DagsterRun) -> set[dg.AssetKey]:
     minimum_interval_seconds=300,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Rebuilds the regional datasets once no commune run is queued or running and at least one "
-    "succeeded since the last regional rebuild.",
+    "succeeded since the last regional rebuild, then the scorecard.",
 )
 def regional_rebuild_sensor(context: dg.SensorEvaluationContext):
     """Why a sensor and not declarative automation: an eager AutomationCondition on `regional/*` fires as
@@ -109,6 +110,7 @@ def regional_rebuild_sensor(context: dg.SensorEvaluationContext):
     communes = sorted({record.dagster_run.tags[tags.PARTITION] for record in done})
     return dg.RunRequest(
         run_key=f"regional-after-{newest.dagster_run.run_id}",
-        asset_selection=sorted(selection, key=lambda key: key.to_user_string()),
+        # The scorecard follows every rebuild: it reads every commune's latest run, blocked or failed too.
+        asset_selection=[*sorted(selection, key=lambda key: key.to_user_string()), SCORECARD_KEY],
         tags={tags.REASON: f"after {len(done)} commune run(s)", tags.COMMUNES: ",".join(communes)[:200]},
     )

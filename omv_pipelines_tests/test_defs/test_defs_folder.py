@@ -25,7 +25,7 @@ def test_our_loader_sees_what_dg_load_from_defs_folder_sees():
     ours = _graph(defs_folder())
     theirs = _graph(dg.load_from_defs_folder(path_within_project=Path(omv_pipelines.__file__).parent))
     assert ours == theirs
-    assert len(ours["assets"]) == 35 and "nightly_commune_sync" in ours["schedules"]
+    assert len(ours["assets"]) == 36 and "nightly_commune_sync" in ours["schedules"]
 
 
 def test_a_module_added_to_the_defs_folder_is_picked_up():
