@@ -3,7 +3,7 @@
     python benchmarks/report.py                 # 261 communes, all 7 datasets, 40 rows each
     python benchmarks/report.py --rows 200
 
-The states are built in memory (omv_pipelines_tests/test_report/synthetic.py: published tables in the
+The states are built in memory (omv_pipelines/scorecard/synthetic.py: published tables in the
 schemas' columns with points in each commune, a few rejected rows each). Timed: `build_scorecard` and
 `write_report` (index + 261 commune pages), after one warm-up read of the boundaries. Peers in the same
 run: reading and decoding the shipped boundary file, and writing the same published rows as CSV with
@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from omv_pipelines.report import geo, write_report  # noqa: E402
 from omv_pipelines.scorecard import build_scorecard  # noqa: E402
-from omv_pipelines_tests.test_report.synthetic import synthetic_states  # noqa: E402
+from omv_pipelines.scorecard.synthetic import synthetic_states  # noqa: E402
 
 
 def main() -> None:

@@ -6,9 +6,11 @@ import json
 import re
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from omv_pipelines.schemas import get_schema
+from omv_pipelines.scorecard.model import Stacked
 
 # Belgium and a little around it: a bare pair of numbers is read as degrees only inside this box.
 _LON = (2.0, 6.8)
@@ -17,6 +19,8 @@ _NUMBER = r"-?\d+(?:[.,]\d+)?"
 _PAIR = re.compile(rf"^\s*(?:POINT\s*\(\s*)?({_NUMBER})\s*[\s;]\s*({_NUMBER})\s*\)?\s*$", re.IGNORECASE)
 # How csv_format writes a point (json.dumps of the GeoJSON): read without json.loads.
 _POINT = re.compile(r'^\{"coordinates": \[(-?[\d.eE+-]+), (-?[\d.eE+-]+)\], "type": "Point"\}$')
+# The same with the keys the other way round (json.dumps of a dict built type first).
+_POINT_TYPE_FIRST = re.compile(r'^\{"type": "Point", "coordinates": \[(-?[\d.eE+-]+), (-?[\d.eE+-]+)\]\}$')
 _PAIR_COMMA = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*$")
 
 
@@ -127,4 +131,71 @@ def problem_points(report: pd.DataFrame | None, dataset: str) -> tuple[list[tupl
             continue
         text = f"{title} — ligne {row.source_row} ({row.record_id}) : {row.error_type} — {row.message}"
         located.append((Shape("point", [[point]], text), str(row.severity)))
+    return located, unplaced
+
+
+def published_shapes_stacked(stacked: Stacked, dataset: str) -> list[tuple[int, Shape]]:
+    """`published_shapes` for every commune's table of one dataset at once: (owner, shape), the owner
+    being the index of the table's state in `stacked.states`. Points written as csv_format writes them are
+    read by one regular expression; anything else goes through json."""
+    frame = stacked.frame
+    schema = get_schema(dataset)
+    key = schema.primary_key or schema.field_names[0]
+    label = next((n for n in ("name", "title") if n in frame.columns), None)
+    ids = stacked.text(key)
+    names = stacked.text(label) if label else np.full(len(frame), "", dtype=object)
+    owners = stacked.owner.tolist()
+    prefix = f"{schema.title} — "
+    shapes: list[tuple[int, Shape]] = []
+    for field in geojson_fields(dataset):
+        if field not in frame.columns:
+            continue
+        for row, text in enumerate(stacked.text(field).tolist()):
+            if not text or not text.strip():
+                continue
+            point = _POINT.match(text) or _POINT_TYPE_FIRST.match(text)
+            if point:
+                kind, parts = "point", [[(float(point.group(1)), float(point.group(2)))]]
+            else:
+                read = _from_geojson_text(text)
+                if read is None:
+                    continue
+                kind, parts = read
+            name = names[row]
+            title = prefix + ids[row] + (f" : {name}" if name else "")
+            shapes.append((owners[row], Shape(kind, parts, title)))
+    return shapes
+
+
+def problem_points_stacked(stacked: Stacked) -> tuple[list[tuple[int, Shape, str]], dict[int, int]]:
+    """`problem_points` for every validation report at once: (owner, shape, severity) of the located
+    problems, and owner → problems on a geometry field that could not be placed."""
+    fields = stacked.text("field").tolist()
+    geometry_fields = {
+        dataset: set(geojson_fields(dataset)) for dataset in {s.dataset for s in stacked.states}
+    }
+    owners = stacked.owner.tolist()
+    located: list[tuple[int, Shape, str]] = []
+    unplaced: dict[int, int] = {}
+    on_geometry = [
+        row
+        for row, field in enumerate(fields)
+        if field in geometry_fields[stacked.states[owners[row]].dataset]
+    ]
+    if not on_geometry:
+        return located, unplaced
+    columns = {n: stacked.text(n) for n in ("raw_value", "source_row", "record_id", "error_type", "message")}
+    severity = stacked.text("severity")
+    for row in on_geometry:
+        owner = owners[row]
+        point = read_coordinate(columns["raw_value"][row])
+        if point is None:
+            unplaced[owner] = unplaced.get(owner, 0) + 1
+            continue
+        title = get_schema(stacked.states[owner].dataset).title
+        text = (
+            f"{title} — ligne {columns['source_row'][row]} ({columns['record_id'][row]}) : "
+            f"{columns['error_type'][row]} — {columns['message'][row]}"
+        )
+        located.append((owner, Shape("point", [[point]], text), str(severity[row])))
     return located, unplaced

@@ -19,7 +19,7 @@ import pandas as pd
 
 from omv_pipelines.files import atomic_write
 from omv_pipelines.report import geo
-from omv_pipelines.report.geometries import Shape, problem_points, published_shapes
+from omv_pipelines.report.geometries import Shape, problem_points_stacked, published_shapes_stacked
 from omv_pipelines.schemas import DATASETS
 from omv_pipelines.scorecard.model import FRESH_DAYS, STALE_DAYS, STATE_LABELS, WEIGHTS, Scorecard
 
@@ -347,20 +347,12 @@ def _shape_svg(shape: Shape, projection: geo.Projection, colour: str, css: str, 
     )
 
 
-def _commune_map(scorecard: Scorecard, ins_code: str) -> tuple[str, int, int, int]:
+def _commune_map(prepared: _Prepared, ins_code: str) -> tuple[str, int, int, int]:
     region = geo.communes()
     commune = region.get(ins_code)
-    published: list[tuple[Shape, str]] = []
-    problems: list[tuple[Shape, str]] = []
-    unplaced = 0
-    for i, key in enumerate(DATASETS):
-        state = scorecard.state(ins_code, key)
-        if state is None or not state.provided:
-            continue
-        published += [(s, DATASET_COLOURS[i]) for s in published_shapes(state.published, key)]
-        located, missing = problem_points(state.quarantine, key)
-        problems += located
-        unplaced += missing
+    published = prepared.published.get(ins_code, [])
+    problems = prepared.problems.get(ins_code, [])
+    unplaced = prepared.unplaced.get(ins_code, 0)
     if commune is None:
         return (
             "<p>Pas de limite communale connue pour ce code INS.</p>",
@@ -449,10 +441,10 @@ def _reasons_chart(scorecard: Scorecard, ins_code: str) -> str:
     )
 
 
-def _datasets_table(scorecard: Scorecard, ins_code: str) -> str:
-    d = scorecard.datasets[scorecard.datasets["ins_code"] == ins_code]
-    rows = []
-    for row in d.itertuples(index=False):
+def _dataset_rows(scorecard: Scorecard) -> dict[str, list[str]]:
+    """The rows of every commune's datasets table, in one pass over the scorecard (INS code → rows)."""
+    out: dict[str, list[str]] = {}
+    for row in scorecard.datasets.itertuples(index=False):
         days = row.days_since_success
         fresh = 0.0 if math.isnan(days) else max(0.0, 1 - days / STALE_DAYS)
         bar = (
@@ -462,7 +454,7 @@ def _datasets_table(scorecard: Scorecard, ins_code: str) -> str:
             else ""
         )
         last = "" if pd.isna(row.last_success) else row.last_success.strftime("%d/%m/%Y %H:%M UTC")
-        rows.append(
+        out.setdefault(row.ins_code, []).append(
             f'<tr data-dataset="{escape(row.dataset)}"><td>{escape(row.dataset_title)}'
             f'<div class="muted">{escape(row.dataset_id)}</div></td>'
             f'<td class="state-{escape(row.state)}">{escape(STATE_LABELS[row.state])}</td>'
@@ -476,6 +468,10 @@ def _datasets_table(scorecard: Scorecard, ins_code: str) -> str:
             f"<div class='muted'>{escape(last)}</div></td>"
             f'<td class="n" data-col="score">{_num(row.score, 1) if row.provided else ""}</td></tr>'
         )
+    return out
+
+
+def _datasets_table(rows: list[str]) -> str:
     return (
         '<table id="commune-datasets"><thead><tr><th>Jeu de données</th><th>État</th><th>Source</th>'
         '<th class="n">En ligne</th><th class="n">Rejetées</th>'
@@ -485,45 +481,98 @@ def _datasets_table(scorecard: Scorecard, ins_code: str) -> str:
     )
 
 
-def _rows_to_fix(scorecard: Scorecard, ins_code: str, exports_href: str | None) -> str:
-    out = []
-    for key, title in DATASETS.items():
-        state = scorecard.state(ins_code, key)
-        if state is None or state.quarantine is None or state.quarantine.empty:
-            continue
-        report = state.quarantine.copy()
-        report["_order"] = (report["severity"] != "error").astype(int)
-        report = report.sort_values("_order", kind="stable")
-        shown = report.head(MAX_ROWS_TO_FIX)
+def _rows_to_fix(scorecard: Scorecard, exports_href: str | None) -> dict[str, str]:
+    """Every commune's "rows to fix" section, from the validation reports stacked once (INS code → HTML).
+    Errors first (the rows rejected), then warnings; at most MAX_ROWS_TO_FIX per dataset."""
+    out: dict[str, list[str]] = {}
+    stacked = scorecard.problems
+    if stacked is None:
+        return {}
+    columns = ("severity", "source_row", "record_id", "field", "error_type", "message", "raw_value")
+    text = {name: stacked.text(name) for name in columns}
+    escaped = {name: [escape(v) for v in values] for name, values in text.items()}
+    warning = text["severity"] != "error"
+    for k, state in enumerate(stacked.states):
+        rows_here = np.arange(stacked.start[k], stacked.stop[k])
+        ordered = rows_here[np.argsort(warning[rows_here], kind="stable")]
+        shown = ordered[:MAX_ROWS_TO_FIX]
+        e = escaped
         rows = "".join(
-            f'<tr class="fix-{escape(str(r.severity))}"><td>{escape(str(r.source_row))}</td>'
-            f"<td>{escape(str(r.record_id))}</td><td>{escape(str(r.field))}</td>"
-            f"<td>{'erreur (ligne rejetée)' if r.severity == 'error' else 'avertissement'}</td>"
-            f"<td>{escape(str(r.error_type))}</td><td>{escape(str(r.message))}</td>"
-            f'<td class="raw">{escape(str(r.raw_value))}</td></tr>'
-            for r in shown.itertuples(index=False)
+            f'<tr class="fix-{e["severity"][j]}"><td>{e["source_row"][j]}</td>'
+            f"<td>{e['record_id'][j]}</td><td>{e['field'][j]}</td>"
+            f"<td>{'avertissement' if warning[j] else 'erreur (ligne rejetée)'}</td>"
+            f"<td>{e['error_type'][j]}</td><td>{e['message'][j]}</td>"
+            f'<td class="raw">{e["raw_value"][j]}</td></tr>'
+            for j in shown.tolist()
         )
         more = ""
         source = (
             f"{exports_href}/{state.dataset_id}.report.csv" if state.dataset_id and exports_href else None
         )
-        if len(report) > len(shown):
-            more = f"<p>… et {len(report) - len(shown)} autres : voir le rapport complet.</p>"
+        if len(ordered) > len(shown):
+            more = f"<p>… et {len(ordered) - len(shown)} autres : voir le rapport complet.</p>"
         link = f' — <a href="{escape(source)}">rapport CSV</a>' if source else ""
-        out.append(
-            f'<h3>{escape(title)}{link}</h3><table class="sortable fix" data-dataset="{escape(key)}">'
+        out.setdefault(state.ins_code, []).append(
+            f'<h3>{escape(DATASETS[state.dataset])}{link}</h3><table class="sortable fix" '
+            f'data-dataset="{escape(state.dataset)}">'
             '<thead><tr><th data-sort="num">Ligne source</th><th data-sort="text">Identifiant</th>'
             '<th data-sort="text">Champ'
             '</th><th data-sort="text">Gravité</th><th data-sort="text">Type</th><th>Message</th>'
             f"<th>Valeur lue</th></tr></thead><tbody>{rows}</tbody></table>{more}"
         )
-    return "".join(out) or "<p>Rien à corriger.</p>"
+    return {code: "".join(parts) for code, parts in out.items()}
 
 
-def commune_page(scorecard: Scorecard, ins_code: str, generated: str, exports_href: str | None = None) -> str:
-    row = scorecard.communes.set_index("ins_code").loc[ins_code]
+@dataclass
+class _Prepared:
+    """What the commune pages need, computed once for all communes (one pass per dataset)."""
+
+    communes: dict[str, dict]  # INS code → its row of scorecard.communes
+    published: dict[str, list[tuple[Shape, str]]]  # INS code → geometries online and their colour
+    problems: dict[str, list[tuple[Shape, str]]]  # INS code → located problems and their severity
+    unplaced: dict[str, int]  # INS code → geometry problems without readable coordinates
+    dataset_rows: dict[str, list[str]]
+    fixes: dict[str, str]
+
+
+def _prepare(scorecard: Scorecard, exports_href: str | None) -> _Prepared:
+    published: dict[str, list[tuple[Shape, str]]] = {}
+    for i, key in enumerate(DATASETS):
+        stacked = scorecard.published_rows.get(key)
+        if stacked is not None:
+            for owner, shape in published_shapes_stacked(stacked, key):
+                published.setdefault(stacked.states[owner].ins_code, []).append((shape, DATASET_COLOURS[i]))
+    problems: dict[str, list[tuple[Shape, str]]] = {}
+    unplaced: dict[str, int] = {}
+    if scorecard.problems is not None:
+        located, missing = problem_points_stacked(scorecard.problems)
+        for owner, shape, severity in located:
+            problems.setdefault(scorecard.problems.states[owner].ins_code, []).append((shape, severity))
+        for owner, count in missing.items():
+            code = scorecard.problems.states[owner].ins_code
+            unplaced[code] = unplaced.get(code, 0) + count
+    return _Prepared(
+        communes={str(r["ins_code"]): r for r in scorecard.communes.to_dict("records")},
+        published=published,
+        problems=problems,
+        unplaced=unplaced,
+        dataset_rows=_dataset_rows(scorecard),
+        fixes=_rows_to_fix(scorecard, exports_href),
+    )
+
+
+def commune_page(
+    scorecard: Scorecard,
+    ins_code: str,
+    generated: str,
+    exports_href: str | None = None,
+    prepared: _Prepared | None = None,
+) -> str:
+    """One commune's page; `prepared` (from `_prepare`) is shared by all pages of a report."""
+    prepared = prepared or _prepare(scorecard, exports_href)
+    row = prepared.communes[ins_code]
     name = str(row["municipality"])
-    svg, n_published, n_problems, unplaced = _commune_map(scorecard, ins_code)
+    svg, n_published, n_problems, unplaced = _commune_map(prepared, ins_code)
     legend = (
         '<div class="legend">'
         + "".join(
@@ -550,8 +599,10 @@ def commune_page(scorecard: Scorecard, ins_code: str, generated: str, exports_hr
         f"<section>{kpi}</section>"
         f'<div class="cols"><section><h2>Carte</h2>{legend}{svg}{note}</section>'
         f"<section><h2>Rejets par motif</h2>{_reasons_chart(scorecard, ins_code)}</section></div>"
-        f"<section><h2>Jeux de données et fraîcheur</h2>{_datasets_table(scorecard, ins_code)}</section>"
-        f"<section><h2>Lignes à corriger</h2>{_rows_to_fix(scorecard, ins_code, exports_href)}</section>"
+        "<section><h2>Jeux de données et fraîcheur</h2>"
+        f"{_datasets_table(prepared.dataset_rows.get(ins_code, []))}</section>"
+        f"<section><h2>Lignes à corriger</h2>{prepared.fixes.get(ins_code) or '<p>Rien à corriger.</p>'}"
+        "</section>"
     )
     return _page(
         f"{name} — Ouvrir ma ville",
@@ -584,8 +635,9 @@ def write_report(
     (out / "index.html").chmod(0o644)
     size += len(index_html)
     pages = {}
+    prepared = _prepare(scorecard, exports_href)
     for code in scorecard.communes["ins_code"]:
-        page = commune_page(scorecard, code, generated, exports_href).encode("utf-8")
+        page = commune_page(scorecard, code, generated, exports_href, prepared).encode("utf-8")
         pages[code] = out / _page_name(code)
         atomic_write(pages[code], page)
         pages[code].chmod(0o644)  # meant to be read by people and served as is

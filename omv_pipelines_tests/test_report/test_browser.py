@@ -16,7 +16,7 @@ import pytest
 
 from omv_pipelines.report import geo, write_report
 from omv_pipelines.scorecard import build_scorecard
-from omv_pipelines_tests.test_report.synthetic import synthetic_states
+from omv_pipelines.scorecard.synthetic import synthetic_states
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "build" / "test-artifacts" / "report"

@@ -23,8 +23,8 @@ from omv_pipelines.scorecard import (
     publish_scorecard,
     scorecard_schema,
 )
+from omv_pipelines.scorecard.synthetic import HOSTILE, synthetic_states
 from omv_pipelines_tests.support.frictionless import validate_csv
-from omv_pipelines_tests.test_report.synthetic import HOSTILE, synthetic_states
 
 NOW = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)
 DEFIB = "resilience/defibrillateurs"
@@ -52,7 +52,7 @@ def _report(rows: list[tuple[str, str, str, str]]) -> pd.DataFrame:
 
 def test_states_become_one_row_per_commune_and_dataset():
     rng = np.random.default_rng(1)
-    from omv_pipelines_tests.test_report.synthetic import published_table
+    from omv_pipelines.scorecard.synthetic import published_table
 
     table = published_table(DEFIB, "92094", 4, rng)
     report = _report(

@@ -1,4 +1,5 @@
-"""A synthetic region for the report's tests and benchmark: states as the pipeline would leave them."""
+"""A synthetic region for the report's tests and benchmark (`benchmarks/report.py`): states as the pipeline
+would leave them. Not used by the pipelines; shipped in the package so the benchmark needs no test code."""
 
 from __future__ import annotations
 
