@@ -13,6 +13,7 @@ from omv_pipelines.defs.keys import DatasetKeys
 from omv_pipelines.defs.local import ensure_partitions, run_commune, run_regional
 from omv_pipelines.defs.resources import CatalogResource
 from omv_pipelines.defs.schedules import build_schedules
+from omv_pipelines.defs.scorecard import SCORECARD_KEY
 from omv_pipelines.defs.sensors import regional_rebuild_sensor
 from omv_pipelines_tests.test_ops.helpers import demo_catalog, edit_commune
 
@@ -100,8 +101,8 @@ def test_the_regional_rebuild_waits_for_the_nights_commune_runs(pipeline_factory
     request = _regional_tick(instance)
     assert isinstance(request, dg.RunRequest)
     assert sorted(request.asset_selection) == sorted(
-        DatasetKeys.of(d).regional for d in namur.datasets
-    )  # only what Namur fed
+        [*(DatasetKeys.of(d).regional for d in namur.datasets), SCORECARD_KEY]
+    )  # only what Namur fed, and the scorecard
     assert request.tags["omv/communes"] == "92094"
     assert _regional_tick(instance).run_key == request.run_key  # same night, same key: the daemon dedupes it
 
