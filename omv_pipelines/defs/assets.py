@@ -219,6 +219,8 @@ def build_dataset_assets(dataset_key: str) -> list[dg.AssetsDefinition]:
             metadata=flow.commune_metadata(entry, schema),
             report=report,
             log=context.log,
+            max_row_drop=config.datasets[dataset_key].max_row_drop,
+            force=_forced(context),
         )
         return dg.Output(table, metadata=publication_metadata(published))
 
@@ -271,6 +273,8 @@ def build_dataset_assets(dataset_key: str) -> list[dg.AssetsDefinition]:
                 metadata=flow.regional_metadata(schema),
                 report=None,
                 log=context.log,
+                max_row_drop=checks.REGIONAL_MAX_ROW_DROP,
+                force=_forced(context),
             )
             metadata |= publication_metadata(published)
         yield dg.Output(table, metadata=metadata)
@@ -280,10 +284,20 @@ def build_dataset_assets(dataset_key: str) -> list[dg.AssetsDefinition]:
 
 
 def publish(
-    publisher: PublisherResource, table, schema, *, dataset_id, metadata, report, log=None
+    publisher: PublisherResource,
+    table,
+    schema,
+    *,
+    dataset_id,
+    metadata,
+    report,
+    log=None,
+    max_row_drop: float,
+    force: bool = False,
 ) -> Publication:
     """Through the configured target (ODWB, else the export folder, where the report goes too); a failure
-    is retried only when the error says a retry can help (not a wrong key nor another's dataset)."""
+    is retried only when the error says a retry can help (not a wrong key nor another's dataset). The
+    target holds the drop guard itself (`max_row_drop`, `force`): a refusal is not retried."""
     target = publisher.target()
     try:
         published = target.publish(
@@ -293,6 +307,8 @@ def publish(
             metadata=metadata,
             report=report,
             on_progress=log.info if log is not None else None,
+            max_row_drop=max_row_drop,
+            force=force,
         )
     except OmvError as exc:
         raise to_failure(exc) from exc

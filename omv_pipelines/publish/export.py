@@ -4,11 +4,19 @@ For each dataset: `<dataset_id>.csv` (the standard's CSV), `<dataset_id>.metadat
 content hash, row count) and, for commune datasets, `<dataset_id>.report.csv` (the validation report).
 Files are replaced atomically, so a crash never leaves half a file where a good one was, and an
 unchanged table (same content hash) is not rewritten.
+
+Two writers of the same dataset (two runs of one commune, or a run and the command line) take turns:
+`dataset_lock` holds an exclusive `fcntl.flock` on `<folder>/.locks/<dataset_id>.lock` around reading what
+is published, comparing and writing, so neither decides on a state the other is replacing.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +32,23 @@ class ExportResult:
     content_hash: str
     row_count: int
     status: str  # "published" or "unchanged"
+
+
+LOCKS = ".locks"
+
+
+@contextmanager
+def dataset_lock(folder: Path | str, dataset_id: str) -> Iterator[None]:
+    """Exclusive per-dataset lock of the export folder, held until the block ends (released if the process
+    dies: the kernel drops a dead process's flock)."""
+    locks = Path(folder) / LOCKS
+    locks.mkdir(parents=True, exist_ok=True)
+    fd = os.open(locks / f"{dataset_id}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the only descriptor releases the lock
 
 
 def previous_export(folder: Path, dataset_id: str) -> dict | None:

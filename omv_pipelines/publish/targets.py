@@ -3,6 +3,10 @@
 Dagster assets and the `omv` command line get a `Target` and call `publish` and `last_publication` on it,
 whatever the destination; flow.py only harvests, normalises and consolidates. Free of Dagster and of
 communes: a target receives a dataset id and ready-made metadata.
+
+Every `publish` holds the drop guard itself (publish/safety.py), so no caller can bypass it: an empty
+table is always refused, and a drop of `max_row_drop` or more against what is online unless `force=True`;
+both raise `PublicationRefused` and leave the last publication online.
 """
 
 from __future__ import annotations
@@ -15,11 +19,22 @@ from typing import Protocol
 import pandas as pd
 
 from omv_pipelines.errors import OmvError
-from omv_pipelines.publish.csv_format import render
-from omv_pipelines.publish.export import export_dataset, previous_export
-from omv_pipelines.publish.odwb import OdwbClient, OdwbError
+from omv_pipelines.publish.csv_format import render, report_csv
+from omv_pipelines.publish.export import dataset_lock, export_dataset, previous_export
+from omv_pipelines.publish.odwb import OdwbClient, OdwbError, OdwbNotFound
 from omv_pipelines.publish.odwb_sync import PublishError, publish_table, published_state
+from omv_pipelines.publish.safety import PublicationRefused, guard
 from omv_pipelines.schemas import DatasetSchema
+
+__all__ = [
+    "ExportTarget",
+    "LastPublication",
+    "OdwbTarget",
+    "Publication",
+    "PublicationFailed",
+    "PublicationRefused",
+    "Target",
+]
 
 # Fields of our metadata that the Opendatasoft "default" template does not have (kept in exports only).
 _NOT_IN_DEFAULT_TEMPLATE = ("contact_name", "contact_email")
@@ -71,8 +86,13 @@ class Target(Protocol):
         metadata: dict[str, object],
         report: pd.DataFrame | None = None,
         on_progress: Callable[[str], None] | None = None,
+        max_row_drop: float = 0.5,
+        force: bool = False,
     ) -> Publication:
-        """Publish `table` as `dataset_id` (unchanged content is not published again)."""
+        """Publish `table` as `dataset_id` (unchanged content is not published again).
+
+        Raises `PublicationRefused` for an empty table, or for a drop of `max_row_drop` or more against
+        `last_publication` unless `force` (a person's decision; never for an empty table)."""
         ...
 
     def last_publication(self, dataset_id: str) -> LastPublication | None:
@@ -100,20 +120,30 @@ class ExportTarget:
         metadata: dict[str, object],
         report: pd.DataFrame | None = None,
         on_progress: Callable[[str], None] | None = None,
+        max_row_drop: float = 0.5,
+        force: bool = False,
     ) -> Publication:
+        """Write the export; refused (`PublicationRefused`) as the protocol says. Read, compare and write
+        happen under the dataset's lock, so two writers of one dataset take turns."""
         data, digest = render(table, schema)
-        report_csv = (
-            None if report is None else report.to_csv(index=False, lineterminator="\r\n").encode("utf-8")
-        )
-        result = export_dataset(
-            self.folder,
-            dataset_id,
-            data,
-            content_hash=digest,
-            row_count=len(table),
-            metadata=metadata | {"schema": schema.key, "standard": schema.standard},
-            report_csv=report_csv,
-        )
+        with dataset_lock(self.folder, dataset_id):
+            online = self.last_publication(dataset_id)
+            guard(
+                dataset_id,
+                len(table),
+                online.row_count if online is not None else None,
+                max_row_drop=max_row_drop,
+                force=force,
+            )
+            result = export_dataset(
+                self.folder,
+                dataset_id,
+                data,
+                content_hash=digest,
+                row_count=len(table),
+                metadata=metadata | {"schema": schema.key, "standard": schema.standard},
+                report_csv=None if report is None else report_csv(report),
+            )
         return Publication(
             dataset_id, self.name, str(result.csv_path), result.content_hash, len(table), result.status
         )
@@ -174,11 +204,21 @@ class OdwbTarget:
         metadata: dict[str, object],
         report: pd.DataFrame | None = None,  # the validation report is kept in exports only
         on_progress: Callable[[str], None] | None = None,
+        max_row_drop: float = 0.5,
+        force: bool = False,
     ) -> Publication:
-        """Publish through the sync; any ODWB failure is raised as `PublicationFailed`."""
+        """Publish through the sync; any ODWB failure is raised as `PublicationFailed`, a refusal of the
+        drop guard (judged on Explore's record count of the public dataset) as `PublicationRefused`."""
         data, digest = render(table, schema)
         try:
             with self.client() as client:
+                guard(
+                    dataset_id,
+                    len(table),
+                    _online_rows(client, dataset_id) if len(table) else None,  # empty: refused anyway
+                    max_row_drop=max_row_drop,
+                    force=force,
+                )
                 result = publish_table(
                     client,
                     dataset_id=dataset_id,
@@ -212,3 +252,11 @@ class OdwbTarget:
         with self.client() as client:
             state = published_state(client, dataset_id)
         return LastPublication(*state) if state is not None else None
+
+
+def _online_rows(client: OdwbClient, dataset_id: str) -> int | None:
+    """Explore's record count of the public dataset (the guard's one extra request), None if not public."""
+    try:
+        return client.count_records(dataset_id)
+    except OdwbNotFound:
+        return None

@@ -205,7 +205,8 @@ def test_request_counts_per_dataset_stay_small(ods, monkeypatch, capsys):
     # + configurations + publish + status polls + export + schema read-back + mark
     assert dae["first_fields"] <= 2 * fields + 12, dae  # was 112: 3 per field + the id
     assert dae["first"] <= dae["first_fields"] + 20, dae
-    assert dae["unchanged"] <= 4, dae  # find, status, resources, record count
+    # find, status, resources, record count, and the target's drop guard (an Explore record count)
+    assert dae["unchanged"] <= 5, dae
     assert dae["label_fields"] == 1 and dae["label"] <= 16, dae
     total = {"first": 0, "unchanged": 0, "label": 0, "first_fields": 0}
     for key, copies in DEMO.items():
