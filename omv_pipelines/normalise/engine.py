@@ -229,6 +229,7 @@ def normalise(
     table = pd.DataFrame(typed, index=index)[schema.field_names]
     rejected = problems.table("error")
     bad_rows = rejected.index.unique() if not rejected.empty else pd.Index([])
+    _check_formulas(schema, typed, inputs, problems, published=pd.Series(~index.isin(bad_rows), index=index))
     valid = table.drop(index=bad_rows).reset_index(drop=True)
     return NormaliseResult(
         valid=valid,
@@ -536,6 +537,37 @@ def _check_constraints(spec: dict, value: pd.Series, text: pd.Series, problems: 
         duplicated = present & value.duplicated(keep=False)
         problems.add(
             duplicated, name, "duplicate", "value appears on several rows; each row needs its own", text
+        )
+
+
+# A text a spreadsheet runs as a formula when the published CSV is opened (OWASP CSV injection): it starts
+# with = or @ (or a tab / carriage return), or with + or - not followed by a number (`-3`, `+32 81 24 60 00`
+# and `- ` alone are values, `+cmd|' /C calc'!A0` or `-2+3` are not).
+_FORMULA_LIKE = r"^(?:[=@\t\r]|[+-](?![\d\s().,/]*$))"
+
+
+def _check_formulas(
+    schema: DatasetSchema,
+    typed: dict[str, pd.Series],
+    inputs: dict[str, pd.Series],
+    problems: _Problems,
+    published: pd.Series,
+) -> None:
+    """Warn about each published text cell that a spreadsheet would execute. The value is published as is
+    (the standard's values must not change); the commune is asked to check its source."""
+    for spec in schema.fields:
+        if spec["type"] != "string":
+            continue  # numbers, dates, booleans are written as such; GeoJSON starts with '{'
+        value = typed[spec["name"]].astype("string")
+        formula = value.str.contains(_FORMULA_LIKE, regex=True).fillna(False).astype(bool)
+        problems.add(
+            formula & published,
+            spec["name"],
+            "formula_like",
+            "starts like a spreadsheet formula: published as is, but Excel or LibreOffice opening the CSV "
+            "would run it; check this value in the source",
+            inputs[spec["name"]],
+            "warning",
         )
 
 

@@ -3,6 +3,11 @@
 UTF-8 without BOM, `,` separator, every cell quoted, CRLF line ends (RFC 4180, as the FuturoCité
 templates), columns in the schema's order, booleans `true`/`false`, ISO dates, datetimes with their
 UTC offset, GeoJSON as text. Formatting is vectorised per column.
+
+Published values are written as they are, even a text that a spreadsheet would run as a formula: the
+standard's values must not change (`-3`, `+32 81 …`), so normalise warns about such cells instead (see the
+README, "Spreadsheet formulas in published data"). The validation report, which a commune officer opens in
+Excel, is neutralised instead (`report_csv`).
 """
 
 from __future__ import annotations
@@ -45,6 +50,30 @@ def to_csv_bytes(table: pd.DataFrame, schema: DatasetSchema) -> bytes:
         {f["name"]: _format_column(table[f["name"]], f["type"]) for f in schema.fields}, index=table.index
     )
     return formatted.to_csv(index=False, quoting=csv.QUOTE_ALL, lineterminator="\r\n").encode("utf-8")
+
+
+# OWASP CSV injection: a cell starting with one of these is read as a formula by spreadsheet software.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def escape_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every text cell starting with a formula trigger gets a leading `'` (OWASP rule): Excel and
+    LibreOffice then show it as text. Vectorised per column; numbers and other types are left alone."""
+    escaped = {}
+    for column in frame.columns:
+        values = frame[column]
+        if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
+            continue
+        text = values.astype("string")
+        risky = text.str.startswith(FORMULA_TRIGGERS).fillna(False).astype(bool)
+        if risky.any():
+            escaped[column] = text.mask(risky, "'" + text)
+    return frame.assign(**escaped) if escaped else frame
+
+
+def report_csv(report: pd.DataFrame) -> bytes:
+    """The validation report as the CSV a commune officer opens in a spreadsheet: formulas neutralised."""
+    return escape_formulas(report).to_csv(index=False, lineterminator="\r\n").encode("utf-8")
 
 
 def content_hash(data: bytes) -> str:
