@@ -9,9 +9,17 @@ table exists: a commune that does not provide a dataset (or never published it) 
 An output whose blocking check failed carries `REFUSED` in its metadata: it is written beside the current
 value as `<partition>.refused.parquet` (to look at), never over it, so downstream assets keep reading the
 last value that passed (Dagster itself hands a refused output's file to the next reader otherwise).
+
+Each write goes to its own temporary file beside the target (a unique name: two runs of the same commune
+at once never share one) and replaces the target in one step, so a reader sees a complete table, old or
+new, never a mix of two writers.
 """
 
 from __future__ import annotations
+
+import os
+import tempfile
+import uuid
 
 import dagster as dg
 import pandas as pd
@@ -22,7 +30,7 @@ def arrow_safe(frame: pd.DataFrame) -> pd.DataFrame:
     import pyarrow as pa
 
     mixed = []
-    for column in frame.columns[frame.dtypes == object]:
+    for column in [c for c, dtype in frame.dtypes.items() if pd.api.types.is_object_dtype(dtype)]:
         try:
             pa.array(frame[column], from_pandas=True)
         except (pa.ArrowInvalid, pa.ArrowTypeError):
@@ -30,6 +38,41 @@ def arrow_safe(frame: pd.DataFrame) -> pd.DataFrame:
     if not mixed:
         return frame
     return frame.assign(**{column: frame[column].astype("string") for column in mixed})
+
+
+def write_parquet(fs, path: str, frame: pd.DataFrame) -> None:
+    """Replace `path` with `frame` as Parquet through a temporary file of its own in the same folder.
+
+    Local folders: `tempfile.mkstemp` (a fresh name, created exclusively), fsync, `os.replace`. Other
+    fsspec filesystems: a random temporary name, then a move.
+    """
+    from fsspec.implementations.local import LocalFileSystem
+
+    folder, name = path.rsplit("/", 1)
+    if isinstance(fs, LocalFileSystem):
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                frame.to_parquet(out, index=False)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            raise
+        return
+    tmp = f"{folder}/.{name}.{uuid.uuid4().hex}.tmp"
+    try:
+        with fs.open(tmp, "wb") as out:
+            frame.to_parquet(out, index=False)
+        fs.mv(tmp, path)
+    except BaseException:
+        if fs.exists(tmp):
+            fs.rm(tmp)
+        raise
 
 
 # Output metadata set by an asset whose blocking check refused the output (value: the reason).
@@ -68,29 +111,35 @@ class ParquetIOManager(dg.ConfigurableIOManager):
                 "downstream assets keep the last value that passed"
             )
         fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
-        tmp = path + ".tmp"
-        with fs.open(tmp, "wb") as out:
-            arrow_safe(obj).to_parquet(out, index=False)
-        fs.mv(tmp, path)  # the previous good table stays until the new one is complete
-        if not refused and fs.exists(aside := self._path(root, context.asset_key, partition, ".refused.parquet")):
-            fs.rm(aside)  # a value passed since: the refused one is history (its event log entry stays)
+        # The previous good table stays until the new one is complete.
+        write_parquet(fs, path, arrow_safe(obj))
+        if not refused and fs.exists(
+            aside := self._path(root, context.asset_key, partition, ".refused.parquet")
+        ):
+            try:
+                fs.rm(aside)  # a value passed since: the refused one is history (its event log entry stays)
+            except FileNotFoundError:
+                pass  # another run of the same partition removed it first
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame | dict[str, pd.DataFrame]:
         fs, root = self._fs()
         key = context.asset_key
-        if context.has_asset_partitions and (context.has_partition_key is False or len(context.asset_partition_keys) > 1):
-            tables = {}
-            for partition in context.asset_partition_keys:
-                path = self._path(root, key, partition)
+        if context.has_asset_partitions and (
+            context.has_partition_key is False or len(context.asset_partition_keys) > 1
+        ):
+            tables: dict[str, pd.DataFrame] = {}
+            for each in context.asset_partition_keys:
+                path = self._path(root, key, each)
                 if fs.exists(path):
                     with fs.open(path, "rb") as src:
-                        tables[partition] = pd.read_parquet(src)
+                        tables[each] = pd.read_parquet(src)
             return tables
         partition = context.asset_partition_key if context.has_asset_partitions else None
         path = self._path(root, key, partition)
         if not fs.exists(path):
             raise FileNotFoundError(
-                f"no stored table for {key.to_user_string()}" + (f" partition {partition}" if partition else "")
+                f"no stored table for {key.to_user_string()}"
+                + (f" partition {partition}" if partition else "")
                 + f" at {path}: materialise it first"
             )
         with fs.open(path, "rb") as src:
