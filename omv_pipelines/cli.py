@@ -58,6 +58,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
     """Harvest and validate without publishing: what a data officer runs before activation."""
     from omv_pipelines import flow
     from omv_pipelines.catalog.loader import CatalogEntry, CatalogError, load_file
+    from omv_pipelines.publish.csv_format import report_csv
 
     path = Path(args.file).resolve()
     try:
@@ -97,7 +98,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
         if args.report_dir:
             out = Path(args.report_dir) / f"{entry.config.dataset_id(dataset_key)}.report.csv"
             out.parent.mkdir(parents=True, exist_ok=True)
-            report.to_csv(out, index=False)
+            out.write_bytes(report_csv(report))  # formulas neutralised, as in the export folder
             print(f"        report written to {out}")
     return 1 if failed else 0
 

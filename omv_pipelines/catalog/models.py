@@ -125,8 +125,8 @@ class DatasetConfig(BaseModel):
         0.5,
         ge=0,
         le=1,
-        description="Largest share of rows that may disappear since the last publication "
-        "before publishing is refused.",
+        description="Share of rows whose disappearance since the last publication refuses the "
+        "publication (a drop of exactly this share is refused; 0.5: half the rows gone is refused).",
     )
 
     @field_validator("dataset_id")
