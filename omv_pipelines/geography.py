@@ -14,6 +14,8 @@ Rules (the README states them for communes):
   ("lies in Liège (62063), 53 km from Namur");
 - a line or polygon must intersect Wallonia and stay in Belgium (error), and intersect its commune
   (warning): roadworks on a border street rightly cross into the next commune;
+- messages are French, then English after " — " ("se trouve à Liège (62063), à 53 km de Namur — lies in
+  Liège (62063), 53 km from Namur");
 - every test allows TOLERANCE_M metres, because the boundaries are generalised (simplified) ones.
 
 Distances and the tolerance are computed in a plane where one unit is one degree of latitude and
@@ -43,7 +45,15 @@ REGION_NAMES = {
     "flanders": "Flemish Region",
     "brussels": "Brussels-Capital Region",
 }
+REGION_NAMES_FR = {
+    "wallonia": "Région wallonne",
+    "flanders": "Région flamande",
+    "brussels": "Région de Bruxelles-Capitale",
+}
 CRS_HINT = "check the coordinates and the CRS of the source (Lambert 72 is EPSG:31370)"
+CRS_HINT_FR = "vérifiez les coordonnées et le CRS de la source (Lambert 72 est EPSG:31370)"
+# Messages are French (the data officers' language), then English after " — " (as normalise's).
+_AND = " — "
 
 _K = math.cos(math.radians(50.5))  # longitude scale of the working plane
 _METRES_PER_UNIT = 111_320.0  # one degree of latitude
@@ -173,11 +183,13 @@ class Boundaries:
             where[missing[near[0]]] = near[1]
         return where
 
-    def describe(self, where: np.ndarray) -> np.ndarray:
+    def describe(self, where: np.ndarray, french: bool = False) -> np.ndarray:
         """'in Liège (62063)' for a Walloon commune, 'in Anderlecht, Brussels-Capital Region' otherwise, else
-        'outside Belgium'. Formatted once per distinct commune."""
+        'outside Belgium' ('à Liège (62063)', 'à Anderlecht, Région de Bruxelles-Capitale', 'hors de
+        Belgique' in French). Formatted once per distinct commune."""
         distinct, inverse = np.unique(where, return_inverse=True)
-        text = np.array([self._describe_one(i) for i in distinct], dtype=object)
+        one = self._describe_one_fr if french else self._describe_one
+        text = np.array([one(i) for i in distinct], dtype=object)
         return text[inverse]
 
     def _describe_one(self, i: int) -> str:
@@ -186,6 +198,31 @@ class Boundaries:
         if self.regions[i] == "wallonia":
             return f"in {self.names[i]} ({self.codes[i]})"
         return f"in {self.names[i]}, {REGION_NAMES[self.regions[i]]}"
+
+    def _describe_one_fr(self, i: int) -> str:
+        if i < 0:
+            return "hors de Belgique"
+        if self.regions[i] == "wallonia":
+            return f"{_a(self.names[i])} ({self.codes[i]})"
+        return f"{_a(self.names[i])}, {REGION_NAMES_FR[self.regions[i]]}"
+
+
+def _a(name: str) -> str:
+    """'à Liège', 'au Rœulx' (Le Rœulx), 'aux Bons Villers' (Les Bons Villers)."""
+    if name.startswith("Le "):
+        return "au " + name[3:]
+    if name.startswith("Les "):
+        return "aux " + name[4:]
+    return "à " + name
+
+
+def _de(name: str) -> str:
+    """'de Namur', "d'Arlon", 'du Rœulx', 'des Bons Villers' (an h is taken as aspirated: 'de Huy')."""
+    if name.startswith("Le "):
+        return "du " + name[3:]
+    if name.startswith("Les "):
+        return "des " + name[4:]
+    return ("d'" if name[:1] in "AEIOUYÂÉÈÊÎÔ" else "de ") + name
 
 
 @lru_cache(maxsize=1)
@@ -214,13 +251,16 @@ class Placement:
     message: pd.Series  # string, set where either flag is
 
 
-def _away(x: np.ndarray, y: np.ndarray, home: int, b: Boundaries) -> np.ndarray:
-    """'53 km from Namur' (from the commune's label point), formatted once per distinct distance."""
+def _away(x: np.ndarray, y: np.ndarray, home: int, b: Boundaries, french: bool = False) -> np.ndarray:
+    """'53 km from Namur' ('à 53 km de Namur'), from the commune's label point, formatted once per distinct
+    distance."""
     lon0, lat0 = b.labels[home]
     km = np.hypot(x - lon0 * _K, y - lat0) * _METRES_PER_UNIT / 1000
     rounded = np.where(km >= 10, np.round(km), np.round(km, 1))
     distinct, inverse = np.unique(rounded, return_inverse=True)
     text = np.array([f"{d * 1000:.0f} m" if d < 1 else f"{d:g} km" for d in distinct], dtype=object)
+    if french:
+        return "à " + text[inverse] + (" " + _de(b.names[home]))
     return text[inverse] + (" from " + b.names[home])
 
 
@@ -274,12 +314,23 @@ def _place_points(b, home, ins_code, lon, lat, is_point, outside_wallonia, outsi
         return
     x, y = x[rows], y[rows]
     in_wallonia = shapely.contains_xy(b.wallonia_near, x, y)
-    place_text = "lies " + b.describe(b.locate(x, y))
+    where = b.locate(x, y)
+    place_text = "lies " + b.describe(where)
+    place_fr = "se trouve " + b.describe(where, french=True)
     outside_wallonia[rows] = ~in_wallonia
     outside_commune[rows] = in_wallonia
-    message[rows[~in_wallonia]] = "outside Wallonia: " + place_text[~in_wallonia] + "; " + CRS_HINT
-    message[rows[in_wallonia]] = (
-        place_text[in_wallonia] + ", " + _away(x[in_wallonia], y[in_wallonia], home, b)
+    out, inside = ~in_wallonia, in_wallonia
+    message[rows[out]] = ("hors de Wallonie : " + place_fr[out] + " ; " + CRS_HINT_FR + _AND) + (
+        "outside Wallonia: " + place_text[out] + "; " + CRS_HINT
+    )
+    message[rows[inside]] = (
+        place_fr[inside]
+        + ", "
+        + _away(x[inside], y[inside], home, b, french=True)
+        + _AND
+        + place_text[inside]
+        + ", "
+        + _away(x[inside], y[inside], home, b)
     )
 
 
@@ -298,16 +349,27 @@ def _place_shapes(b, home, ins_code, geojson, is_shape, outside_wallonia, outsid
     touches_home = shapely.intersects(b.near(ins_code), shapes)
     anchor = shapely.point_on_surface(shapes)
     ax, ay = shapely.get_x(anchor), shapely.get_y(anchor)
-    place_text = "lies " + b.describe(b.locate(ax, ay))
+    where = b.locate(ax, ay)
+    place_text = "lies " + b.describe(where)
+    place_fr = "se trouve " + b.describe(where, french=True)
     away = ~touches_wallonia
     leaving = touches_wallonia & ~in_belgium
     elsewhere = touches_wallonia & in_belgium & ~touches_home
     outside_wallonia[rows] = away | leaving
     outside_commune[rows] = elsewhere
-    message[rows[away]] = "outside Wallonia: " + place_text[away] + "; " + CRS_HINT
-    message[rows[leaving]] = "part of it lies outside Belgium; " + CRS_HINT
+    message[rows[away]] = ("hors de Wallonie : " + place_fr[away] + " ; " + CRS_HINT_FR + _AND) + (
+        "outside Wallonia: " + place_text[away] + "; " + CRS_HINT
+    )
+    message[rows[leaving]] = (
+        "en partie hors de Belgique ; " + CRS_HINT_FR + _AND + "part of it lies outside Belgium; " + CRS_HINT
+    )
     message[rows[elsewhere]] = (
-        ("does not reach " + b.names[home] + ": ")
+        ("n'atteint pas " + b.names[home] + " : ")
+        + place_fr[elsewhere]
+        + ", "
+        + _away(ax[elsewhere], ay[elsewhere], home, b, french=True)
+        + _AND
+        + ("does not reach " + b.names[home] + ": ")
         + place_text[elsewhere]
         + ", "
         + _away(ax[elsewhere], ay[elsewhere], home, b)

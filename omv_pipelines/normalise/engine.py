@@ -34,6 +34,12 @@ PROBLEM_COLUMNS = [
 ]
 
 
+def bilingual(french, english):
+    """A report message: French first (the data officers' language), then the English after ' — '.
+    Either part may be a Series (one text per row) or a str."""
+    return french + " — " + english
+
+
 class MappingError(OmvError, ValueError):
     """The mapping cannot be applied to this source at all (e.g. a mapped column does not exist)."""
 
@@ -147,8 +153,12 @@ def normalise(
                 geometries.unreadable,
                 name,
                 "invalid_geometry",
-                "not a readable geometry: expected GeoJSON, WKT (POINT, LINESTRING, POLYGON or their MULTI "
-                "forms) or x/y numbers",
+                bilingual(
+                    "géométrie illisible : attendu du GeoJSON, du WKT (POINT, LINESTRING, POLYGON ou leurs "
+                    "formes MULTI) ou des nombres x/y",
+                    "not a readable geometry: expected GeoJSON, WKT (POINT, LINESTRING, POLYGON or their "
+                    "MULTI forms) or x/y numbers",
+                ),
                 text,
             )
             checked = geometries.geojson.notna() & ~geometries.unreadable
@@ -158,8 +168,12 @@ def normalise(
                     not_point,
                     name,
                     "not_a_point",
-                    "expected a Point (the standard describes one position); got a "
-                    + _geometry_types(geometries.geojson[not_point]),
+                    bilingual(
+                        "un Point est attendu (le standard décrit une seule position) ; reçu : "
+                        + _geometry_types(geometries.geojson[not_point]),
+                        "expected a Point (the standard describes one position); got a "
+                        + _geometry_types(geometries.geojson[not_point]),
+                    ),
                     text,
                 )
                 checked &= ~not_point
@@ -176,7 +190,11 @@ def normalise(
                     outside_box,
                     name,
                     "outside_commune",
-                    f"point outside {commune.name}'s bounding box {list(bbox)} (set in the catalogue)",
+                    bilingual(
+                        f"point hors du rectangle englobant de {commune.name} {list(bbox)} (déclaré dans le "
+                        "catalogue)",
+                        f"point outside {commune.name}'s bounding box {list(bbox)} (set in the catalogue)",
+                    ),
                     text,
                 )
             problems.add(
@@ -191,7 +209,10 @@ def normalise(
                 geometries.swapped,
                 name,
                 "swapped_coordinates",
-                "latitude and longitude were swapped; they have been put in [lon, lat] order",
+                bilingual(
+                    "latitude et longitude inversées ; elles ont été remises dans l'ordre [lon, lat]",
+                    "latitude and longitude were swapped; they have been put in [lon, lat] order",
+                ),
                 geometries.source_text,
                 "warning",
             )
@@ -212,14 +233,19 @@ def normalise(
         constraints = spec.get("constraints", {})
         if "enum" in constraints and kind == "string":
             value, bad = cast.cast_enum(source, constraints["enum"])
+            allowed = ", ".join(constraints["enum"])
             problems.add(
-                bad, name, "not_in_enum", "not one of: " + ", ".join(constraints["enum"]), inputs[name]
+                bad,
+                name,
+                "not_in_enum",
+                bilingual(f"valeur hors liste ; valeurs admises : {allowed}", f"not one of: {allowed}"),
+                inputs[name],
             )
         else:
             value, bad = (
                 _CASTERS[kind](source, formats) if kind in ("date", "datetime") else _CASTERS[kind](source)
             )
-            problems.add(bad, name, "invalid_" + kind, _TYPE_HINTS[kind], inputs[name])
+            problems.add(bad, name, "invalid_" + kind, _type_message(kind, formats), inputs[name])
         typed[name] = value
 
     for spec in schema.fields:
@@ -274,14 +300,50 @@ _CASTERS: dict[str, Callable[..., tuple[pd.Series, pd.Series]]] = {
     "datetime": cast.cast_datetime,
 }
 _TYPE_HINTS = {
-    "string": "not text",
-    "integer": "not a whole number",
-    "number": "not a number (use a dot or a decimal comma, no units)",
-    "year": "not a year (4 digits)",
-    "boolean": "not a yes/no value (true/false, oui/non, 1/0, Y/N, vrai/faux)",
-    "date": "not a date: use yyyy-mm-dd or dd/mm/yyyy, or declare the format under mapping.formats",
-    "datetime": "not a date and time: use ISO 8601 (2024-03-01T14:30:00+01:00) or declare the format",
+    "string": ("pas du texte", "not text"),
+    "integer": ("pas un nombre entier", "not a whole number"),
+    "number": (
+        "pas un nombre (point ou virgule décimale, sans unité)",
+        "not a number (use a dot or a decimal comma, no units)",
+    ),
+    "year": ("pas une année (4 chiffres)", "not a year (4 digits)"),
+    "boolean": (
+        "pas une valeur oui/non (true/false, oui/non, 1/0, Y/N, vrai/faux)",
+        "not a yes/no value (true/false, oui/non, 1/0, Y/N, vrai/faux)",
+    ),
+    "date": (
+        "pas une date : utilisez aaaa-mm-jj ou jj/mm/aaaa, ou déclarez le format sous mapping.formats",
+        "not a date: use yyyy-mm-dd or dd/mm/yyyy, or declare the format under mapping.formats",
+    ),
+    "datetime": (
+        "pas une date et heure : utilisez l'ISO 8601 (2024-03-01T14:30:00+01:00) ou déclarez le format",
+        "not a date and time: use ISO 8601 (2024-03-01T14:30:00+01:00) or declare the format",
+    ),
 }
+# strftime codes → what a person reads in a format ("%d/%m/%Y" is also shown as "jj/mm/aaaa").
+_FORMAT_WORDS = {"%d": "jj", "%m": "mm", "%Y": "aaaa", "%y": "aa", "%H": "hh", "%M": "mm", "%S": "ss"}
+
+
+def _readable_format(fmt: str) -> str:
+    if fmt in ("iso", "excel"):
+        return {"iso": "ISO 8601", "excel": "Excel date number"}[fmt]
+    return re.sub(r"%[a-zA-Z]", lambda m: _FORMAT_WORDS.get(m.group(0), m.group(0)), fmt)
+
+
+def _type_message(kind: str, formats: list[str] | None) -> str:
+    """The message of a value that is not of its field's type; for a date or datetime whose format the
+    catalogue declares (mapping.formats), that format, quoted as declared and as a person reads it."""
+    if kind in ("date", "datetime") and formats:
+        quoted = ", ".join(f"« {f} » ({_readable_format(f)})" for f in formats)
+        noun_fr, noun_en = (
+            ("une date", "a date") if kind == "date" else ("une date et heure", "a date and time")
+        )
+        return bilingual(
+            f"pas {noun_fr} au format déclaré dans le catalogue (mapping.formats) : {quoted}",
+            f"not {noun_en} in the format the catalogue declares (mapping.formats): "
+            + ", ".join(f"'{f}'" for f in formats),
+        )
+    return bilingual(*_TYPE_HINTS[kind])
 
 
 class _ColumnResolver:
@@ -492,20 +554,34 @@ def _extra_geometries(
     return _SourcedGeometries(**vars(from_text(values, crs)), source_text=values)
 
 
+_MISSING = bilingual("valeur obligatoire manquante", "required value is missing")
+
+
 def _check_constraints(spec: dict, value: pd.Series, text: pd.Series, problems: _Problems) -> None:
     name, constraints = spec["name"], spec.get("constraints", {})
     if constraints.get("required"):
-        problems.add(value.isna() & text.isna(), name, "missing_value", "required value is missing", text)
+        problems.add(value.isna() & text.isna(), name, "missing_value", _MISSING, text)
     present = value.notna()
     if "pattern" in constraints:
         matches = value.astype("string").str.fullmatch(constraints["pattern"]).fillna(False)
-        problems.add(present & ~matches, name, "pattern", "does not match " + constraints["pattern"], text)
+        problems.add(
+            present & ~matches,
+            name,
+            "pattern",
+            bilingual(
+                f"ne suit pas le motif {constraints['pattern']}", f"does not match {constraints['pattern']}"
+            ),
+            text,
+        )
     if "minimum" in constraints:
         problems.add(
             present & (value < constraints["minimum"]),
             name,
             "minimum",
-            f"below the minimum {constraints['minimum']}",
+            bilingual(
+                f"inférieur au minimum {constraints['minimum']}",
+                f"below the minimum {constraints['minimum']}",
+            ),
             text,
         )
     if "maximum" in constraints:
@@ -513,7 +589,10 @@ def _check_constraints(spec: dict, value: pd.Series, text: pd.Series, problems: 
             present & (value > constraints["maximum"]),
             name,
             "maximum",
-            f"above the maximum {constraints['maximum']}",
+            bilingual(
+                f"supérieur au maximum {constraints['maximum']}",
+                f"above the maximum {constraints['maximum']}",
+            ),
             text,
         )
     if "maxLength" in constraints:
@@ -521,22 +600,45 @@ def _check_constraints(spec: dict, value: pd.Series, text: pd.Series, problems: 
             present & (value.astype("string").str.len() > constraints["maxLength"]),
             name,
             "max_length",
-            f"longer than {constraints['maxLength']} characters",
+            bilingual(
+                f"plus de {constraints['maxLength']} caractères",
+                f"longer than {constraints['maxLength']} characters",
+            ),
             text,
         )
     fmt = spec.get("format")
     if fmt == "email":
         ok = value.astype("string").str.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+").fillna(False)
-        problems.add(present & ~ok, name, "invalid_email", "not an e-mail address", text)
+        problems.add(
+            present & ~ok,
+            name,
+            "invalid_email",
+            bilingual("pas une adresse e-mail", "not an e-mail address"),
+            text,
+        )
     elif fmt == "uri":
         ok = value.astype("string").str.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://\S+$").fillna(False)
         problems.add(
-            present & ~ok, name, "invalid_uri", "not a URL (it must start with https:// or http://)", text
+            present & ~ok,
+            name,
+            "invalid_uri",
+            bilingual(
+                "pas une URL (elle doit commencer par https:// ou http://)",
+                "not a URL (it must start with https:// or http://)",
+            ),
+            text,
         )
     if constraints.get("unique"):
         duplicated = present & value.duplicated(keep=False)
         problems.add(
-            duplicated, name, "duplicate", "value appears on several rows; each row needs its own", text
+            duplicated,
+            name,
+            "duplicate",
+            bilingual(
+                "valeur présente sur plusieurs lignes ; chaque ligne doit avoir la sienne",
+                "value appears on several rows; each row needs its own",
+            ),
+            text,
         )
 
 
@@ -564,8 +666,12 @@ def _check_formulas(
             formula & published,
             spec["name"],
             "formula_like",
-            "starts like a spreadsheet formula: published as is, but Excel or LibreOffice opening the CSV "
-            "would run it; check this value in the source",
+            bilingual(
+                "commence comme une formule de tableur : publiée telle quelle, mais Excel ou LibreOffice "
+                "l'exécuterait en ouvrant le CSV ; vérifiez cette valeur dans la source",
+                "starts like a spreadsheet formula: published as is, but Excel or LibreOffice opening the "
+                "CSV would run it; check this value in the source",
+            ),
             inputs[spec["name"]],
             "warning",
         )
@@ -580,10 +686,19 @@ def _check_commune(
             other,
             "ins_code",
             "wrong_commune",
-            f"INS code differs from the commune's ({commune.ins_code} {commune.name})",
+            bilingual(
+                f"le code INS diffère de celui de la commune ({commune.ins_code} {commune.name})",
+                f"INS code differs from the commune's ({commune.ins_code} {commune.name})",
+            ),
             typed["ins_code"],
         )
     if id_field and id_field in typed:
         prefix = commune.ins_code + "-"
         wrong = typed[id_field].notna() & ~typed[id_field].str.startswith(prefix).fillna(False)
-        problems.add(wrong, id_field, "id_prefix", f"id must start with '{prefix}'", typed[id_field])
+        problems.add(
+            wrong,
+            id_field,
+            "id_prefix",
+            bilingual(f"l'identifiant doit commencer par « {prefix} »", f"id must start with '{prefix}'"),
+            typed[id_field],
+        )

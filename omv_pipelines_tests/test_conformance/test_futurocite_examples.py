@@ -49,7 +49,15 @@ EXAMPLES = {
 #   published, with the warning a commune would get.
 EXPECTED_REPORT = {
     "resilience/defibrillateurs": [
-        ("2", "92003-106411", "id", "error", "id_prefix", "id must start with '92094-'", "92003-106411"),
+        (
+            "2",
+            "92003-106411",
+            "id",
+            "error",
+            "id_prefix",
+            "l'identifiant doit commencer par « 92094- » — id must start with '92094-'",
+            "92003-106411",
+        ),
     ],
     "mobility/emplacements_pmr": [
         (
@@ -58,7 +66,7 @@ EXPECTED_REPORT = {
             "coordinates",
             "warning",
             "outside_commune",
-            "lies in Liège (62063), 53 km from Namur",
+            "se trouve à Liège (62063), à 53 km de Namur — lies in Liège (62063), 53 km from Namur",
             '{"coordinates": [5.581243820545143, 50.64590734864234], "type": "Point"}',
         ),
     ],
@@ -69,6 +77,7 @@ EXPECTED_REPORT = {
             "geometry",
             "warning",
             "outside_commune",
+            "n'atteint pas Namur : se trouve à Liège (62063), à 54 km de Namur — "
             "does not reach Namur: lies in Liège (62063), 54 km from Namur",
             None,
         ),  # raw value: the example's cell

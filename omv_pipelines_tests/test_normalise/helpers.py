@@ -60,3 +60,13 @@ def problems(result: NormaliseResult, severity: str = "error") -> list[tuple[str
         (r.source_row, r.field, r.error_type, None if pd.isna(r.raw_value) else r.raw_value)
         for r in rows.itertuples(index=False)
     ]
+
+
+def french(message: str) -> str:
+    """The French part of a report message (`<français> — <English>`)."""
+    return message.split(" — ", 1)[0]
+
+
+def english(message: str) -> str:
+    """The English part of a report message, after the French."""
+    return message.split(" — ", 1)[1]

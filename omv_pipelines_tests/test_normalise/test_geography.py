@@ -18,7 +18,15 @@ from omv_pipelines.catalog.communes import current_communes, lookup
 from omv_pipelines.normalise import Mapping, normalise
 from omv_pipelines.schemas import get_schema
 from omv_pipelines.sources.base import SOURCE_ID
-from omv_pipelines_tests.test_normalise.helpers import defibrillators, problems, raw_table, run, run_defib
+from omv_pipelines_tests.test_normalise.helpers import (
+    defibrillators,
+    english,
+    french,
+    problems,
+    raw_table,
+    run,
+    run_defib,
+)
 
 # Inside the old rectangle (2.8–6.5 E, 49.4–50.9 N) but not in Wallonia: town centres (lon, lat).
 NOT_WALLONIA = {
@@ -67,7 +75,14 @@ def test_points_in_brussels_flanders_or_abroad_are_rejected_naming_where_they_li
         strict=True,
     ):
         expected = f"lies in {where};" if where else "lies outside Belgium;"
-        assert message.startswith("outside Wallonia: " + expected) and "EPSG:31370" in message
+        assert english(message).startswith("outside Wallonia: " + expected) and "EPSG:31370" in message
+        assert french(message).startswith("hors de Wallonie : se trouve ")
+        assert french(message).endswith(
+            "vérifiez les coordonnées et le CRS de la source (Lambert 72 est EPSG:31370)"
+        )
+    assert french(result.rejected["message"].iloc[0]).startswith(
+        "hors de Wallonie : se trouve à Anderlecht, Région de Bruxelles-Capitale ; "
+    )
 
 
 def test_a_point_in_another_walloon_commune_is_kept_with_a_warning_naming_it():
@@ -78,8 +93,10 @@ def test_a_point_in_another_walloon_commune_is_kept_with_a_warning_naming_it():
     assert result.rejected.empty and len(result.valid) == 3
     assert [(w[1], w[2]) for w in problems(result, "warning")] == [("coordinates", "outside_commune")] * 2
     assert result.warnings["message"].tolist() == [
-        "lies in Liège (62063), 53 km from Namur",
-        "lies in Comines-Warneton (57097), 138 km from Namur",  # Wallonia's exclave counts as Wallonia
+        "se trouve à Liège (62063), à 53 km de Namur — lies in Liège (62063), 53 km from Namur",
+        # Wallonia's exclave counts as Wallonia
+        "se trouve à Comines-Warneton (57097), à 138 km de Namur — "
+        "lies in Comines-Warneton (57097), 138 km from Namur",
     ]
 
 
@@ -104,7 +121,7 @@ def test_the_tolerance_absorbs_the_generalisation_of_the_boundaries():
     points = [lonlat(d) for d in (100, geography.TOLERANCE_M * 0.9, 2000)]  # into Assesse
     result = run_defib(defibrillators(3, lon=[p[0] for p in points], lat=[p[1] for p in points]))
     assert [w[0] for w in problems(result, "warning")] == ["4"]
-    assert result.warnings["message"].iloc[0].startswith("lies in Assesse (92006), ")
+    assert english(result.warnings["message"].iloc[0]).startswith("lies in Assesse (92006), ")
 
 
 def test_lines_must_reach_wallonia_stay_in_belgium_and_should_reach_their_commune():
@@ -121,9 +138,15 @@ def test_lines_must_reach_wallonia_stay_in_belgium_and_should_reach_their_commun
         ("5", "geometry", "outside_wallonia"),
     ]
     assert result.rejected["message"].str.contains("Anderlecht, Brussels-Capital Region").iloc[0]
-    assert result.rejected["message"].iloc[1].startswith("part of it lies outside Belgium")
+    assert english(result.rejected["message"].iloc[1]).startswith("part of it lies outside Belgium")
+    assert result.rejected["message"].iloc[1].startswith("en partie hors de Belgique ; ")
     assert [(w[0], w[2]) for w in problems(result, "warning")] == [("3", "outside_commune")]
-    assert result.warnings["message"].iloc[0].startswith("does not reach Namur: lies in Liège (62063), ")
+    assert english(result.warnings["message"].iloc[0]).startswith(
+        "does not reach Namur: lies in Liège (62063), "
+    )
+    assert (
+        result.warnings["message"].iloc[0].startswith("n'atteint pas Namur : se trouve à Liège (62063), à ")
+    )
     assert len(result.valid) == 3
 
 
@@ -148,9 +171,9 @@ def test_a_point_field_accepts_only_a_point_and_names_what_it_got():
         "Polygon",
         "GeometryCollection",
     ]
-    assert (
-        result.rejected["message"].iloc[0]
-        == "expected a Point (the standard describes one position); got a LineString"
+    assert result.rejected["message"].iloc[0] == (
+        "un Point est attendu (le standard décrit une seule position) ; reçu : LineString — "
+        "expected a Point (the standard describes one position); got a LineString"
     )
 
 
@@ -307,3 +330,18 @@ def test_the_dagster_check_uses_the_same_map():
     brussels = check([(3.95, 50.45), (4.3080, 50.8330)])
     assert not brussels.passed and brussels.metadata["outside"].value == 1
     assert "Anderlecht, Brussels-Capital Region" in brussels.metadata["examples"].value[0]
+
+
+def test_french_place_names_take_their_article():
+    assert [geography._a(n) for n in ("Liège", "Le Rœulx", "Les Bons Villers")] == [
+        "à Liège",
+        "au Rœulx",
+        "aux Bons Villers",
+    ]
+    assert [geography._de(n) for n in ("Namur", "Arlon", "Écaussinnes", "Huy", "Le Rœulx")] == [
+        "de Namur",
+        "d'Arlon",
+        "d'Écaussinnes",
+        "de Huy",
+        "du Rœulx",
+    ]

@@ -39,8 +39,8 @@ def test_xy_in_belgian_lambert_is_reprojected_like_pyproj(crs):
         ("4", "coordinates", "outside_commune"),
     ]
     assert result.warnings["message"].tolist() == [
-        "lies in Liège (62063), 53 km from Namur",
-        "lies in Arlon (81001), 109 km from Namur",
+        "se trouve à Liège (62063), à 53 km de Namur — lies in Liège (62063), 53 km from Namur",
+        "se trouve à Arlon (81001), à 109 km de Namur — lies in Arlon (81001), 109 km from Namur",
     ]
     back = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
     for geojson, x, y in zip(result.valid["coordinates"], xs, ys, strict=True):

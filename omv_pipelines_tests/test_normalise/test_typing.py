@@ -84,6 +84,25 @@ def test_explicit_date_format_is_used_and_impossible_dates_are_rejected():
         ("4", "installation_date", "invalid_date", "20211301"),
     ]
     assert result.valid["installation_date"].tolist() == [pd.Timestamp("2018-03-12")]
+    # The message quotes the formats the catalogue declared, as declared and as a person reads them.
+    assert result.rejected["message"].iloc[0] == (
+        "pas une date au format déclaré dans le catalogue (mapping.formats) : "
+        "« %Y%m%d » (aaaammjj), « %d/%m/%Y » (jj/mm/aaaa) — "
+        "not a date in the format the catalogue declares (mapping.formats): '%Y%m%d', '%d/%m/%Y'"
+    )
+
+
+def test_a_date_without_declared_format_says_which_forms_are_read():
+    result = run_defib(defibrillators(2, installation_date=["2021-03-01", "mars 2021"]))
+    assert problems(result) == [("3", "installation_date", "invalid_date", "mars 2021")]
+    assert (
+        result.rejected["message"]
+        .iloc[0]
+        .startswith(
+            "pas une date : utilisez aaaa-mm-jj ou jj/mm/aaaa, ou déclarez le format sous mapping.formats"
+            " — not a date"
+        )
+    )
 
 
 def test_excel_only_format():
