@@ -7,7 +7,8 @@ UTC offset, GeoJSON as text. Formatting is vectorised per column.
 Published values are written as they are, even a text that a spreadsheet would run as a formula: the
 standard's values must not change (`-3`, `+32 81 …`), so normalise warns about such cells instead (see the
 README, "Spreadsheet formulas in published data"). The validation report, which a commune officer opens in
-Excel, is neutralised instead (`report_csv`).
+Excel, is neutralised instead (`report_csv`), and written as a French Excel opens it: UTF-8 with a BOM and
+`;` between columns (a French Excel splits on `;`, since `,` is its decimal mark).
 """
 
 from __future__ import annotations
@@ -71,9 +72,35 @@ def escape_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(**escaped) if escaped else frame
 
 
+REPORT_SEPARATOR = ";"
+REPORT_ENCODING = "utf-8-sig"  # UTF-8 with a BOM: Excel then reads the accents right
+
+
 def report_csv(report: pd.DataFrame) -> bytes:
-    """The validation report as the CSV a commune officer opens in a spreadsheet: formulas neutralised."""
-    return escape_formulas(report).to_csv(index=False, lineterminator="\r\n").encode("utf-8")
+    """The validation report as the CSV a commune officer opens in a spreadsheet (a French Excel by
+    double-click): UTF-8 with BOM, `;` separator, CRLF, formulas neutralised, every value whole, and a
+    missing value as an empty cell (never `<NA>`, `nan` or `None`)."""
+    text = escape_formulas(report).astype("string").fillna("")
+    return text.to_csv(index=False, sep=REPORT_SEPARATOR, lineterminator="\r\n").encode(REPORT_ENCODING)
+
+
+def read_report_csv(path) -> pd.DataFrame:
+    """A `.report.csv` back as text, empty cells as "": this format, or the `,`/UTF-8 one of older exports."""
+    with open(path, "rb") as handle:
+        head = handle.readline().decode("utf-8-sig", errors="replace")
+    separator = REPORT_SEPARATOR if head.count(REPORT_SEPARATOR) > head.count(",") else ","
+    return pd.read_csv(path, sep=separator, dtype="string", keep_default_na=False, encoding="utf-8-sig")
+
+
+def report_counts(report: pd.DataFrame) -> dict[str, int]:
+    """Rows rejected (distinct source rows with an error) and warnings in a validation report."""
+    if report.empty:
+        return {"rows_rejected": 0, "warnings": 0}
+    severity = report["severity"] if "severity" in report.columns else pd.Series("error", index=report.index)
+    errors = report[severity == "error"]
+    keys = [c for c in ("source_id", "source_row") if c in report.columns]
+    rejected = len(errors[keys].drop_duplicates()) if keys else len(errors)
+    return {"rows_rejected": int(rejected), "warnings": int((severity == "warning").sum())}
 
 
 def content_hash(data: bytes) -> str:

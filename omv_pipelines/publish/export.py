@@ -1,7 +1,10 @@
 """The export-folder target: what publication does when no ODWB API key is set.
 
 For each dataset: `<dataset_id>.csv` (the standard's CSV), `<dataset_id>.metadata.json` (metadata,
-content hash, row count) and, for commune datasets, `<dataset_id>.report.csv` (the validation report).
+content hash, row count) and, for commune datasets, `<dataset_id>.report.csv` (the validation report: UTF-8
+with BOM, `;` separator, see csv_format.report_csv). The metadata of a commune dataset also carries the
+counts (`rows_published`, `rows_rejected`, `warnings`) and `report_path`, the report's path; they are
+brought up to date even when the table itself is unchanged.
 Files are replaced atomically, so a crash never leaves half a file where a good one was, and an
 unchanged table (same content hash) is not rewritten.
 
@@ -68,23 +71,42 @@ def export_dataset(
     row_count: int,
     metadata: dict[str, object],
     report_csv: bytes | None = None,
+    report_counts: dict[str, int] | None = None,
 ) -> ExportResult:
+    """Write the dataset (unless unchanged), its report and its metadata. `report_counts` (rows_rejected,
+    warnings) go into the metadata with rows_published and the report's path."""
     folder = Path(folder)
     csv_path = folder / f"{dataset_id}.csv"
     metadata_path = folder / f"{dataset_id}.metadata.json"
+    report_fields: dict[str, object] = {}
     if report_csv is not None:
-        atomic_write(folder / f"{dataset_id}.report.csv", report_csv)
+        report_path = folder / f"{dataset_id}.report.csv"
+        atomic_write(report_path, report_csv)
+        report_fields = {
+            "rows_published": row_count,
+            **(report_counts or {}),
+            "report_path": str(report_path.resolve()),
+        }
     previous = previous_export(folder, dataset_id)
     if previous and previous.get("content_hash") == content_hash and csv_path.exists():
+        if report_fields and any(previous.get(k) != v for k, v in report_fields.items()):
+            # Same table, another report (e.g. a warning fixed): the counts follow; exported_at stays the
+            # CSV's export time.
+            _write_metadata(metadata_path, previous | report_fields)
         return ExportResult(dataset_id, csv_path, metadata_path, content_hash, row_count, "unchanged")
     atomic_write(csv_path, csv_bytes)
     record = {
         "dataset_id": dataset_id,
         **metadata,
         "row_count": row_count,
+        **report_fields,
         "content_hash": content_hash,
         "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     # Metadata last: it is what marks the CSV as the good one.
-    atomic_write(metadata_path, (json.dumps(record, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+    _write_metadata(metadata_path, record)
     return ExportResult(dataset_id, csv_path, metadata_path, content_hash, row_count, "published")
+
+
+def _write_metadata(path: Path, record: dict) -> None:
+    atomic_write(path, (json.dumps(record, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))

@@ -19,7 +19,7 @@ from typing import Protocol
 import pandas as pd
 
 from omv_pipelines.errors import OmvError
-from omv_pipelines.publish.csv_format import render, report_csv
+from omv_pipelines.publish.csv_format import render, report_counts, report_csv
 from omv_pipelines.publish.export import dataset_lock, export_dataset, previous_export
 from omv_pipelines.publish.odwb import OdwbClient, OdwbError, OdwbNotFound
 from omv_pipelines.publish.odwb_sync import PublishError, publish_table, published_state
@@ -143,6 +143,7 @@ class ExportTarget:
                 row_count=len(table),
                 metadata=metadata | {"schema": schema.key, "standard": schema.standard},
                 report_csv=None if report is None else report_csv(report),
+                report_counts=None if report is None else report_counts(report),
             )
         return Publication(
             dataset_id, self.name, str(result.csv_path), result.content_hash, len(table), result.status

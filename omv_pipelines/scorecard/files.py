@@ -25,6 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 from omv_pipelines.catalog.loader import Catalog
+from omv_pipelines.publish.csv_format import read_report_csv
 from omv_pipelines.schemas import DATASETS
 from omv_pipelines.scorecard.model import DatasetState, rejects_from_report
 
@@ -45,7 +46,7 @@ def dataset_state(export_dir: Path, ins_code: str, dataset: str, dataset_id: str
     metadata_path = export_dir / f"{dataset_id}.metadata.json"
     report_path = export_dir / f"{dataset_id}.report.csv"
     csv_path = export_dir / f"{dataset_id}.csv"
-    report = _read_csv(report_path) if report_path.exists() else None
+    report = read_report_csv(report_path) if report_path.exists() else None
     rejected, reasons = rejects_from_report(report)
     common = dict(
         ins_code=ins_code,

@@ -52,7 +52,9 @@ def test_quarantine_report_line_by_line(demo_runs):
 def test_report_csv_next_to_the_export_says_the_same(demo_runs):
     run = demo_runs[(LIEGE, DATASET)]
     path = Path(run.publication.location).with_name(f"{run.publication.dataset_id}.report.csv")
-    written = pd.read_csv(path, dtype="string", keep_default_na=False, na_values=[""])
+    written = pd.read_csv(
+        path, sep=";", encoding="utf-8-sig", dtype="string", keep_default_na=False, na_values=[""]
+    )
     assert _lines(written) == EXPECTED
 
 

@@ -42,8 +42,10 @@ def table(rows: int, tag: str = "") -> pd.DataFrame:
     return frame
 
 
-def read_csv(path: Path) -> list[dict[str, str]]:
-    return list(csv.DictReader(io.StringIO(path.read_bytes().decode("utf-8"), newline="")))
+def read_csv(path: Path, delimiter: str = ",") -> list[dict[str, str]]:
+    return list(
+        csv.DictReader(io.StringIO(path.read_bytes().decode("utf-8-sig"), newline=""), delimiter=delimiter)
+    )
 
 
 # ---- 1. CSV injection ---------------------------------------------------------------------------------
@@ -59,7 +61,7 @@ def test_the_validation_report_csv_neutralises_every_formula_cell(tmp_path):
         }
     )
     ExportTarget(tmp_path).publish(table(2), SCHEMA, dataset_id="namur-dae", metadata=METADATA, report=report)
-    rows = read_csv(tmp_path / "namur-dae.report.csv")
+    rows = read_csv(tmp_path / "namur-dae.report.csv", delimiter=";")  # the report: `;`, for Excel FR
     assert [r["raw_value"] for r in rows] == [
         "'" + HYPERLINK,
         "'" + CALC,
