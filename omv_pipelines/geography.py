@@ -188,23 +188,16 @@ class Boundaries:
         'outside Belgium' ('à Liège (62063)', 'à Anderlecht, Région de Bruxelles-Capitale', 'hors de
         Belgique' in French). Formatted once per distinct commune."""
         distinct, inverse = np.unique(where, return_inverse=True)
-        one = self._describe_one_fr if french else self._describe_one
-        text = np.array([one(i) for i in distinct], dtype=object)
+        text = np.array([self._describe_one(i, french) for i in distinct], dtype=object)
         return text[inverse]
 
-    def _describe_one(self, i: int) -> str:
+    def _describe_one(self, i: int, french: bool) -> str:
         if i < 0:
-            return "outside Belgium"
+            return "hors de Belgique" if french else "outside Belgium"
+        at = _a(self.names[i]) if french else f"in {self.names[i]}"
         if self.regions[i] == "wallonia":
-            return f"in {self.names[i]} ({self.codes[i]})"
-        return f"in {self.names[i]}, {REGION_NAMES[self.regions[i]]}"
-
-    def _describe_one_fr(self, i: int) -> str:
-        if i < 0:
-            return "hors de Belgique"
-        if self.regions[i] == "wallonia":
-            return f"{_a(self.names[i])} ({self.codes[i]})"
-        return f"{_a(self.names[i])}, {REGION_NAMES_FR[self.regions[i]]}"
+            return f"{at} ({self.codes[i]})"
+        return f"{at}, {(REGION_NAMES_FR if french else REGION_NAMES)[self.regions[i]]}"
 
 
 def _a(name: str) -> str:
@@ -303,6 +296,33 @@ def place(geojson: pd.Series, lon: pd.Series, lat: pd.Series, ins_code: str) -> 
     )
 
 
+def _lies(b, where: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each geometry lies, as the message says it: (French, English)."""
+    return "se trouve " + b.describe(where, french=True), "lies " + b.describe(where)
+
+
+def _outside_wallonia(place_fr: np.ndarray, place_text: np.ndarray) -> np.ndarray:
+    """The message of a geometry outside Wallonia (points and shapes alike), from where it lies."""
+    return ("hors de Wallonie : " + place_fr + " ; " + CRS_HINT_FR + _AND) + (
+        "outside Wallonia: " + place_text + "; " + CRS_HINT
+    )
+
+
+def _elsewhere(b, home, place_fr, place_text, x, y, lead: tuple[str, str] = ("", "")) -> np.ndarray:
+    """The message of a geometry in Wallonia but not in its commune: where it lies, how far from home."""
+    return (
+        lead[0]
+        + place_fr
+        + ", "
+        + _away(x, y, home, b, french=True)
+        + _AND
+        + lead[1]
+        + place_text
+        + ", "
+        + _away(x, y, home, b)
+    )
+
+
 def _place_points(b, home, ins_code, lon, lat, is_point, outside_wallonia, outside_commune, message) -> None:
     import shapely
 
@@ -315,23 +335,12 @@ def _place_points(b, home, ins_code, lon, lat, is_point, outside_wallonia, outsi
     x, y = x[rows], y[rows]
     in_wallonia = shapely.contains_xy(b.wallonia_near, x, y)
     where = b.locate(x, y)
-    place_text = "lies " + b.describe(where)
-    place_fr = "se trouve " + b.describe(where, french=True)
+    place_fr, place_text = _lies(b, where)
     outside_wallonia[rows] = ~in_wallonia
     outside_commune[rows] = in_wallonia
     out, inside = ~in_wallonia, in_wallonia
-    message[rows[out]] = ("hors de Wallonie : " + place_fr[out] + " ; " + CRS_HINT_FR + _AND) + (
-        "outside Wallonia: " + place_text[out] + "; " + CRS_HINT
-    )
-    message[rows[inside]] = (
-        place_fr[inside]
-        + ", "
-        + _away(x[inside], y[inside], home, b, french=True)
-        + _AND
-        + place_text[inside]
-        + ", "
-        + _away(x[inside], y[inside], home, b)
-    )
+    message[rows[out]] = _outside_wallonia(place_fr[out], place_text[out])
+    message[rows[inside]] = _elsewhere(b, home, place_fr[inside], place_text[inside], x[inside], y[inside])
 
 
 def _place_shapes(b, home, ins_code, geojson, is_shape, outside_wallonia, outside_commune, message) -> None:
@@ -350,29 +359,24 @@ def _place_shapes(b, home, ins_code, geojson, is_shape, outside_wallonia, outsid
     anchor = shapely.point_on_surface(shapes)
     ax, ay = shapely.get_x(anchor), shapely.get_y(anchor)
     where = b.locate(ax, ay)
-    place_text = "lies " + b.describe(where)
-    place_fr = "se trouve " + b.describe(where, french=True)
+    place_fr, place_text = _lies(b, where)
     away = ~touches_wallonia
     leaving = touches_wallonia & ~in_belgium
     elsewhere = touches_wallonia & in_belgium & ~touches_home
     outside_wallonia[rows] = away | leaving
     outside_commune[rows] = elsewhere
-    message[rows[away]] = ("hors de Wallonie : " + place_fr[away] + " ; " + CRS_HINT_FR + _AND) + (
-        "outside Wallonia: " + place_text[away] + "; " + CRS_HINT
-    )
+    message[rows[away]] = _outside_wallonia(place_fr[away], place_text[away])
     message[rows[leaving]] = (
         "en partie hors de Belgique ; " + CRS_HINT_FR + _AND + "part of it lies outside Belgium; " + CRS_HINT
     )
-    message[rows[elsewhere]] = (
-        ("n'atteint pas " + b.names[home] + " : ")
-        + place_fr[elsewhere]
-        + ", "
-        + _away(ax[elsewhere], ay[elsewhere], home, b, french=True)
-        + _AND
-        + ("does not reach " + b.names[home] + ": ")
-        + place_text[elsewhere]
-        + ", "
-        + _away(ax[elsewhere], ay[elsewhere], home, b)
+    message[rows[elsewhere]] = _elsewhere(
+        b,
+        home,
+        place_fr[elsewhere],
+        place_text[elsewhere],
+        ax[elsewhere],
+        ay[elsewhere],
+        lead=("n'atteint pas " + b.names[home] + " : ", "does not reach " + b.names[home] + ": "),
     )
 
 

@@ -59,21 +59,23 @@ def _write_sqlite(path: Path, create_table: str, table: str, rows: list[tuple]) 
         db.executemany(f"INSERT INTO {table} VALUES ({','.join('?' * len(rows[0]))})", rows)
 
 
+def _namur_address(
+    n: int, name: str, street: str, street_code: int, number: str, off: tuple[float, float]
+) -> tuple:
+    """The columns every row of Namur's municipal SQLite tables starts with: its number, its name, its
+    address (street, street code, house number) and its position in Lambert 72."""
+    x, y = _lambert72(*_offset(CENTRES["namur"], off))
+    return (n, name, street, str(street_code), number, x, y)
+
+
 def make_namur(path: Path) -> None:
     rows = []
     for n, (name, street, number, building, indoor, access, h24, hours, installed, off) in enumerate(
         NAMUR, start=101
     ):
-        x, y = _lambert72(*_offset(CENTRES["namur"], off))
         rows.append(
             (
-                n,
-                name,
-                street,
-                str(7730000 + n),
-                number,
-                x,
-                y,
+                *_namur_address(n, name, street, 7730000 + n, number, off),
                 indoor,
                 building,
                 0 if indoor else None,
@@ -228,16 +230,9 @@ def make_namur_velos(path: Path) -> None:
     for n, (name, street, number, support, covered, secured, places, year, charging, off) in enumerate(
         NAMUR_VELOS, start=1
     ):
-        x, y = _lambert72(*_offset(CENTRES["namur"], off))
         rows.append(
             (
-                n,
-                name,
-                street,
-                str(7730200 + n),
-                number,
-                x,
-                y,
+                *_namur_address(n, name, street, 7730200 + n, number, off),
                 support,
                 covered,
                 secured,
