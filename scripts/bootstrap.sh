@@ -12,7 +12,8 @@ dev=false
 # MapServer serves the demo's WFS; GDAL's ogr2ogr is the benchmark peer; PostGIS is for the SQL tests.
 packages=(cgi-mapserver mapserver-bin)
 # Chromium is the headless browser the report and UI tests drive through Playwright (no browser download).
-$dev && packages+=(gdal-bin postgresql-15-postgis-3 chromium)
+# redis-server is the Celery broker the scale-out test starts on loopback (omv_pipelines_tests/test_scale/).
+$dev && packages+=(gdal-bin postgresql-15-postgis-3 chromium redis-server)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
