@@ -21,9 +21,9 @@ from typing import Any
 import dagster as dg
 
 from omv_pipelines import http, secrets
-from omv_pipelines.catalog.communes import lookup
 from omv_pipelines.defs import tags
 from omv_pipelines.defs.keys import dataset_of
+from omv_pipelines.defs.partitions import commune_label
 from omv_pipelines.errors import OmvError
 
 DEFAULT_UI_URL = "http://127.0.0.1:3000"
@@ -146,12 +146,7 @@ def dataset_of_step(step_key: str) -> str | None:
 
 def _commune(run: dg.DagsterRun) -> str | None:
     code = run.tags.get(tags.COMMUNE) or run.tags.get(tags.PARTITION)
-    if not code:
-        return None
-    try:
-        return f"{lookup(code).name} ({code})"
-    except ValueError:
-        return code
+    return commune_label(code) if code else None
 
 
 def failure_message(

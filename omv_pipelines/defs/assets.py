@@ -1,13 +1,20 @@
 """The asset factory: for every dataset of the registry, the same five assets and their checks
 (keys in defs/keys.py: raw, table, quarantine, odwb per commune; regional for all communes).
 
-A commune that does not provide a dataset yields no raw output, so the rest of that dataset's chain is
-skipped for its partition: nothing fails and nothing is published.
+A commune's run materialises every dataset. One it does not provide materialises with no rows and the
+metadata `state: not provided` (raw, table, quarantine, publication alike; its checks pass, described
+"not provided by <commune>"; nothing is published; the regional dataset ignores it), so that no partition
+of any asset reads "missing" or "failed" for it and no "missing" backfill selects it.
 
-What a blocking check refuses is never the current value downstream assets read (the IO manager keeps it
-aside, see io_manager.REFUSED). The odwb asset's value is the table as published, stored only when
-publication succeeded; the regional asset reads those, so a commune whose table was refused (or whose run
-failed) contributes its last good publication, and the regional metadata says so.
+A table the drop check flags is never the current value downstream assets read (the IO manager keeps it
+aside, see io_manager.REFUSED): the publication step reads it on purpose and refuses it with the
+project's `PublicationRefused` (commune, rows now and at the last publication, the allowed drop, how to
+force), so the run fails in those words. The publication's value is the table as published, stored only
+when publication succeeded; the regional asset reads those, so a commune whose table was refused (or
+whose run failed) contributes its last good publication, and the regional metadata says so.
+
+Every asset has the regional team as owner and a description; each partition's materialisation names
+the commune and its contact, and the publication links to the dataset online (ODWB URL or export path).
 """
 
 from datetime import UTC, datetime, timedelta
@@ -18,18 +25,24 @@ import dagster as dg
 import pandas as pd
 
 from omv_pipelines import flow
-from omv_pipelines.catalog.communes import UnknownCommune, lookup
+from omv_pipelines.catalog.communes import UnknownCommune
+from omv_pipelines.catalog.loader import CatalogEntry
 from omv_pipelines.defs import checks, tags
 from omv_pipelines.defs.failures import to_failure
-from omv_pipelines.defs.io_manager import REFUSED
+from omv_pipelines.defs.io_manager import LATEST_EVEN_IF_REFUSED, REFUSED
 from omv_pipelines.defs.keys import DatasetKeys
 from omv_pipelines.defs.metadata import markdown_table, table_metadata
-from omv_pipelines.defs.partitions import communes_partitions
+from omv_pipelines.defs.partitions import commune_label, communes_partitions, ins_of
 from omv_pipelines.defs.resources import CatalogResource, PublisherResource
 from omv_pipelines.errors import OmvError
-from omv_pipelines.publish.safety import can_force, refusal_reason
+from omv_pipelines.publish.safety import PublicationRefused, guard
 from omv_pipelines.publish.targets import Publication
 from omv_pipelines.schemas import DATASETS, get_schema
+
+# The regional team owns every asset; each commune's contact is in its partitions' metadata.
+TEAM = "team:ouvrir-ma-ville"
+STATE = "state"  # materialisation metadata: "not provided" for a dataset the commune does not provide
+NOT_PROVIDED = "not provided"
 
 # Shown in the UI on every published dataset. Dagster judges it on the asset's last materialisation of any
 # partition; each commune's own `freshness_hours` is checked per partition by defs/freshness.py.
@@ -46,6 +59,42 @@ def _full_refresh(context) -> bool:
     return tags.is_true(context.run.tags, tags.FULL_REFRESH)
 
 
+def commune_entry(context: dg.AssetExecutionContext, catalog: CatalogResource) -> CatalogEntry:
+    """The catalogue entry of the run's commune partition, or a failure that says what the key should be."""
+    key = context.partition_key
+    try:
+        return catalog.entry(ins_of(key))
+    except (UnknownCommune, KeyError) as exc:
+        why = exc.args[0] if exc.args else str(exc)
+        raise dg.Failure(
+            description=f"partition {key!r}: {why}. Commune partitions are added by the catalogue sensor "
+            "from the catalogue files; a key added by hand is removed at its next tick.",
+            allow_retries=False,
+        ) from exc
+
+
+def commune_metadata(entry: CatalogEntry, *, provided: bool) -> dict[str, Any]:
+    """Who this partition is about and who to ask: shown on every commune materialisation."""
+    config = entry.config
+    contact = config.contact
+    parts = (contact.name, f"<{contact.email}>" if contact.email else None) if contact else ()
+    who = " ".join(part for part in parts if part)
+    return {
+        "commune": f"{config.commune.name} ({config.ins_code})",
+        "contact": who or "(no contact in the catalogue file)",
+        **({} if provided else {STATE: NOT_PROVIDED}),
+    }
+
+
+def not_provided_metadata(entry: CatalogEntry, dataset_key: str) -> dict[str, Any]:
+    return {
+        **commune_metadata(entry, provided=False),
+        "dagster/row_count": dg.MetadataValue.int(0),
+        "note": f"{entry.config.commune.name} does not provide {dataset_key} "
+        f"(not in {entry.path.name}): nothing harvested, nothing published",
+    }
+
+
 def build_dataset_assets(dataset_key: str) -> list[dg.AssetsDefinition]:
     schema = get_schema(dataset_key)
     theme = schema.theme
@@ -60,16 +109,18 @@ def build_dataset_assets(dataset_key: str) -> list[dg.AssetsDefinition]:
         group_name=theme,
         kinds={"pandas", "parquet"},
         tags=owner_tags,
-        description=f"{title}: rows as harvested from the commune's source(s), with provenance columns.",
-        output_required=False,
+        owners=[TEAM],
+        description=f"{title} — step 1 of 4, harvest: the commune's rows as read from its source(s), with "
+        "provenance columns. Empty with `state: not provided` for a commune that does not provide it.",
         pool="harvest",
     )
     def raw(context: dg.AssetExecutionContext, catalog: CatalogResource):
-        entry = catalog.entry(context.partition_key)
+        entry = commune_entry(context, catalog)
         if dataset_key not in entry.config.datasets:
             context.log.info(
                 f"{entry.config.commune.name} does not provide {dataset_key}: nothing to harvest"
             )
+            yield dg.Output(pd.DataFrame(), metadata=not_provided_metadata(entry, dataset_key))
             return
         try:
             harvested = flow.harvest_dataset(
@@ -85,6 +136,7 @@ def build_dataset_assets(dataset_key: str) -> list[dg.AssetsDefinition]:
             for h in harvested.harvests
         }
         metadata: dict[str, Any] = {
+            **commune_metadata(entry, provided=True),
             **table_metadata(harvested.frame),
             **sources,
             "duration_s": round(harvested.duration_s, 3),
@@ -97,16 +149,19 @@ def build_dataset_assets(dataset_key: str) -> list[dg.AssetsDefinition]:
                 key=k.table,
                 kinds={"pandas", "parquet"},
                 tags=owner_tags,
-                description=f"{title} in the shared schema"
+                owners=[TEAM],
+                description=f"{title} — step 2 of 4, the commune's table in the shared schema"
                 + (f" ({standard['author']} {standard['name']} {standard['version']})" if standard else "")
-                + ": valid rows only.",
+                + ": valid rows only, checked per commune (Checks tab).",
             ),
             "quarantine": dg.AssetOut(
                 key=k.quarantine,
                 kinds={"pandas", "parquet"},
                 tags=owner_tags,
-                description=f"{title}: problems found in the source, one row each "
-                "(rejected rows and warnings), with source row, field, error type, message and raw value.",
+                owners=[TEAM],
+                description=f"{title} — step 3 of 4, quarantine: the problems found in the commune's "
+                "source, one row each (rejected rows and warnings), with source row, field, error type, "
+                "message and raw value; the `report` metadata is the validation report.",
             ),
         },
         ins={"raw": dg.AssetIn(k.raw)},
@@ -121,19 +176,25 @@ def build_dataset_assets(dataset_key: str) -> list[dg.AssetsDefinition]:
         publisher: PublisherResource,
         raw: pd.DataFrame,
     ):
-        entry = catalog.entry(context.partition_key)
+        entry = commune_entry(context, catalog)
+        if dataset_key not in entry.config.datasets:
+            metadata = not_provided_metadata(entry, dataset_key)
+            yield dg.Output(flow.consolidate({}, schema), output_name="table", metadata=metadata)
+            yield dg.Output(pd.DataFrame(), output_name="quarantine", metadata=metadata)
+            yield from checks.not_provided_checks(k.table, entry.config.commune)
+            return
         try:
             result = flow.normalise_dataset(entry, dataset_key, raw)
         except flow.FlowError as exc:
             raise to_failure(exc) from exc
         report = flow.report_table(result)
         summary: dict[str, Any] = {
+            **commune_metadata(entry, provided=True),
             "source_rows": result.source_rows,
             "valid_rows": len(result.valid),
             "rejected_rows": result.rejected_rows,
             "warnings": len(result.warnings),
-            "unknown_columns": dg.MetadataValue.json(result.unknown_columns),
-            "matched_columns": dg.MetadataValue.json(result.matched_columns),
+            "unknown_columns": ", ".join(result.unknown_columns) or "none",
         }
         previous = checks.previous_row_count(
             publisher.target(),
@@ -153,10 +214,12 @@ def build_dataset_assets(dataset_key: str) -> list[dg.AssetsDefinition]:
                 previous,
                 max_drop,
                 forced=_forced(context),
+                rejected=result.rejected,
+                source_rows=result.source_rows,
             )
         )
-        # Judged before the table is stored: a refused table is kept aside, never handed downstream.
-        refusal = _blocking_refusal(check_results)
+        # Judged before the table is stored: a refused table is kept aside, never the current value.
+        refusal = _drop_refusal(check_results)
         table_meta: dict[str, Any] = {
             **table_metadata(result.valid, schema.fields),
             **summary,
@@ -172,13 +235,19 @@ def build_dataset_assets(dataset_key: str) -> list[dg.AssetsDefinition]:
 
     @dg.asset(
         key=k.odwb,
-        ins={"table": dg.AssetIn(k.table), "report": dg.AssetIn(k.quarantine)},
+        ins={
+            # The latest table, refused or not: a refused one is refused again below, in our words.
+            "table": dg.AssetIn(k.table, metadata={LATEST_EVEN_IF_REFUSED: True}),
+            "report": dg.AssetIn(k.quarantine),
+        },
         partitions_def=communes_partitions,
         group_name=theme,
         kinds={"opendatasoft", "csv"},
         tags=owner_tags,
-        description=f"{title}: the commune's published dataset on ODWB "
-        "(or in the export folder without an API key).",
+        owners=[TEAM],
+        description=f"{title} — step 4 of 4, publication: the commune's dataset on ODWB (or in the export "
+        "folder without an API key); `url` or `path` in a partition's metadata links to it. Its value is "
+        "the table as published, kept only when publication succeeded.",
         pool="odwb",
         freshness_policy=FRESHNESS,
         retry_policy=PUBLISH_RETRY,
@@ -192,37 +261,37 @@ def build_dataset_assets(dataset_key: str) -> list[dg.AssetsDefinition]:
     ) -> dg.Output[pd.DataFrame]:
         """The table as published: the IO manager stores it only when publication succeeded, so this asset's
         value for each commune is its last good publication (what the regional dataset gathers)."""
-        entry = catalog.entry(context.partition_key)
+        entry = commune_entry(context, catalog)
         config = entry.config
+        if dataset_key not in config.datasets:
+            return dg.Output(table, metadata=not_provided_metadata(entry, dataset_key))
         target = publisher.target()
+        dataset_id = config.dataset_id(dataset_key)
+        about = f"{config.commune.name} ({config.ins_code}) — {dataset_key}"
         previous = checks.previous_row_count(
-            target,
-            config.dataset_id(dataset_key),
-            context.instance,
-            k.odwb,
-            context.partition_key,
-            log=context.log,
+            target, dataset_id, context.instance, k.odwb, context.partition_key, log=context.log
         )
-        reason = refusal_reason(len(table), previous, config.datasets[dataset_key].max_row_drop)
-        if reason and not (_forced(context) and can_force(len(table))):
-            raise dg.Failure(
-                description=f"{config.commune.name} ({config.ins_code}) — {dataset_key}: "
-                f"not published, {reason}. The last good publication stays online. "
-                f"Fix the source, or re-run with tag {tags.FORCE_PUBLISH}=true.",
-                allow_retries=False,  # retrying cannot change the table
-            )
+        max_row_drop = config.datasets[dataset_key].max_row_drop
+        try:
+            # The event log's answer when the target has none; the target guards again against what is online.
+            guard(dataset_id, len(table), previous, max_row_drop=max_row_drop, force=_forced(context))
+        except PublicationRefused as exc:
+            raise to_failure(exc, about=about, state="blocked") from exc
         published = publish(
             publisher,
             table,
             schema,
-            dataset_id=config.dataset_id(dataset_key),
+            dataset_id=dataset_id,
             metadata=flow.commune_metadata(entry, schema),
             report=report,
             log=context.log,
-            max_row_drop=config.datasets[dataset_key].max_row_drop,
+            max_row_drop=max_row_drop,
             force=_forced(context),
+            about=about,
         )
-        return dg.Output(table, metadata=publication_metadata(published))
+        return dg.Output(
+            table, metadata={**commune_metadata(entry, provided=True), **publication_metadata(published)}
+        )
 
     @dg.asset(
         key=k.regional,
@@ -230,8 +299,10 @@ def build_dataset_assets(dataset_key: str) -> list[dg.AssetsDefinition]:
         group_name=theme,
         kinds={"pandas", "opendatasoft"},
         tags=owner_tags,
-        description=f"{title}: every commune's last good publication together in one regional dataset, "
-        f"published as {flow.regional_dataset_id(dataset_key)}.",
+        owners=[TEAM],
+        description=f"{title} — regional: every commune's last good publication together in one dataset, "
+        f"published as {flow.regional_dataset_id(dataset_key)} (communes that do not provide it are left "
+        "out); `contributions_report` says where each commune's rows come from.",
         check_specs=checks.regional_check_specs(k.regional),
         pool="odwb",
         freshness_policy=FRESHNESS,
@@ -242,6 +313,8 @@ def build_dataset_assets(dataset_key: str) -> list[dg.AssetsDefinition]:
     ):
         dataset_id = flow.regional_dataset_id(dataset_key)
         target = publisher.target()
+        # A commune that does not provide the dataset has an empty publication: it contributes nothing.
+        publications = {key: frame for key, frame in publications.items() if not frame.empty}
         table = flow.consolidate(publications, schema)
         previous = checks.previous_row_count(
             target, dataset_id, context.instance, k.regional, None, log=context.log
@@ -256,6 +329,7 @@ def build_dataset_assets(dataset_key: str) -> list[dg.AssetsDefinition]:
         }
         # Every regional check result names its check.
         failed = [str(r.check_name) for r in check_results if not r.passed]
+        drop = next((r for r in check_results if r.check_name == checks.ROW_DROP and not r.passed), None)
         if table.empty or failed:
             why = (
                 "no commune has published yet"
@@ -279,6 +353,15 @@ def build_dataset_assets(dataset_key: str) -> list[dg.AssetsDefinition]:
             metadata |= publication_metadata(published)
         yield dg.Output(table, metadata=metadata)
         yield from check_results
+        if drop is not None:
+            raise dg.Failure(
+                description=f"{dataset_id}: not published, {drop.description} "
+                f"(allowed drop below {checks.REGIONAL_MAX_ROW_DROP:.0%}); the last good publication stays "
+                f"online — look at which communes shrank (contributions_report), or re-run the rebuild "
+                f"with the tag {tags.FORCE_PUBLISH}=true",
+                metadata={"state": "blocked"},
+                allow_retries=False,
+            )
 
     return [raw, normalised, publication, regional]
 
@@ -294,6 +377,7 @@ def publish(
     log=None,
     max_row_drop: float,
     force: bool = False,
+    about: str | None = None,
 ) -> Publication:
     """Through the configured target (ODWB, else the export folder, where the report goes too); a failure
     is retried only when the error says a retry can help (not a wrong key nor another's dataset). The
@@ -310,17 +394,19 @@ def publish(
             max_row_drop=max_row_drop,
             force=force,
         )
+    except PublicationRefused as exc:
+        raise to_failure(exc, about=about, state="blocked") from exc
     except OmvError as exc:
-        raise to_failure(exc) from exc
+        raise to_failure(exc, about=about) from exc
     if log is not None:
         log.info(f"{published.dataset_id}: {published.status} ({target})")
     return published
 
 
-def _blocking_refusal(check_results: list[dg.AssetCheckResult]) -> str | None:
-    """The description of the failed blocking check (the drop guard), if it failed."""
+def _drop_refusal(check_results: list[dg.AssetCheckResult]) -> str | None:
+    """The description of the failed drop check, if it failed (forced drops pass it)."""
     failed = [r for r in check_results if r.check_name == checks.ROW_DROP and not r.passed]
-    return (failed[0].description or "refused by the blocking row-drop check") if failed else None
+    return (failed[0].description or "refused by the row-drop check") if failed else None
 
 
 def _when(timestamp: float) -> str:
@@ -332,10 +418,11 @@ def contributions_of(
 ) -> dict[str, dict[str, object]]:
     """Per commune: the rows it contributes (its last good publication), when that was published, and whether
     it is from its latest run ("latest") or an earlier one because the latest did not publish ("earlier":
-    refused by the drop check, failed, or still running); "unknown" when this instance has no record of it."""
+    refused by the drop check, failed, or still running); "unknown" when this instance has no record of it.
+    Keyed by partition key (`92094-namur`)."""
     result: dict[str, dict[str, object]] = {}
     for code in sorted(publications):
-        entry: dict[str, object] = {"name": _commune_name(code), "rows": len(publications[code])}
+        entry: dict[str, object] = {"name": commune_label(code), "rows": len(publications[code])}
         records = instance.fetch_materializations(
             dg.AssetRecordsFilter(asset_key=odwb_key, asset_partitions=[code]), limit=1
         ).records
@@ -359,42 +446,35 @@ def contributions_of(
     return result
 
 
-def _commune_name(code: str) -> str:
-    try:
-        return lookup(code).name
-    except UnknownCommune:  # merged away since it published (e.g. Bertogne into Bastogne in 2025)
-        return code
-
-
 def contribution_metadata(contributions: dict[str, dict[str, object]]) -> dict[str, object]:
+    """Lean: counts and one Markdown table (no JSON blob that grows with the number of communes)."""
     earlier = {code: c for code, c in contributions.items() if c["publication"] != "latest"}
     rows = pd.DataFrame(
         [
             {
-                "commune": f"{c['name']} ({code})",
+                "commune": c["name"],
                 "rows": c["rows"],
                 "publication": c["publication"],
                 "published_at": c.get("published_at", ""),
                 "latest_run_at": c.get("latest_run_at", ""),
+                "latest_run_status": c.get("latest_run_status", ""),
             }
-            for code, c in contributions.items()
+            for c in contributions.values()
         ],
-        columns=["commune", "rows", "publication", "published_at", "latest_run_at"],
+        columns=["commune", "rows", "publication", "published_at", "latest_run_at", "latest_run_status"],
     )
     summary = f"{len(contributions)} communes; " + (
         "every one from its latest run."
         if not earlier
         else f"{len(earlier)} from an earlier publication (their latest run did not publish): "
         + ", ".join(
-            f"{c['name']} ({code}, published {c.get('published_at', 'at an unknown date')})"
-            for code, c in earlier.items()
+            f"{c['name']}, published {c.get('published_at', 'at an unknown date')}" for c in earlier.values()
         )
         + "."
     )
     return {
-        "communes": dg.MetadataValue.json(sorted(contributions)),
-        "contributions": dg.MetadataValue.json(contributions),
-        "communes_on_earlier_publication": dg.MetadataValue.json(sorted(earlier)),
+        "communes": len(contributions),
+        "communes_on_earlier_publication": ", ".join(str(c["name"]) for c in earlier.values()) or "none",
         "contributions_report": dg.MetadataValue.md(summary + "\n\n" + markdown_table(rows, rows=500)),
     }
 
@@ -405,7 +485,8 @@ def publication_metadata(published: Publication) -> dict[str, Any]:
         "dataset_id": published.dataset_id,
         "target": published.target,
         "status": published.status,
-        "content_hash": published.content_hash,
+        # Short: enough to tell two publications apart in the UI; the whole hash is in the target.
+        "content_hash": published.content_hash[:19],
     }
     if published.target == "odwb":
         metadata["url"] = dg.MetadataValue.url(published.location)

@@ -13,10 +13,13 @@ import dagster as dg
 from omv_pipelines.errors import OmvError
 
 
-def to_failure(exc: OmvError, **metadata: Any) -> dg.Failure:
+def to_failure(exc: OmvError, *, about: str | None = None, **metadata: Any) -> dg.Failure:
+    """`about` (e.g. "Namur (92094) — resilience/defibrillateurs") starts the description when the error
+    does not already name it, so the UI's first line says whose failure it is."""
     context: dict[str, Any] = dict(exc.context)
+    text = str(exc)
     return dg.Failure(
-        description=str(exc),
+        description=f"{about}: {text}" if about and not text.startswith(about) else text,
         metadata={**context, **metadata},
         allow_retries=exc.retryable,
     )

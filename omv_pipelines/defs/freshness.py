@@ -14,6 +14,7 @@ import dagster as dg
 
 from omv_pipelines.catalog.loader import Catalog
 from omv_pipelines.defs.keys import DatasetKeys
+from omv_pipelines.defs.partitions import commune_key
 from omv_pipelines.defs.resources import CatalogResource
 from omv_pipelines.schemas import DATASETS
 
@@ -28,8 +29,9 @@ def late_communes(
     expected = {code: e.config for code, e in catalog.active.items() if dataset_key in e.config.datasets}
     if not expected:
         return {}
+    partitions = {code: commune_key(code) for code in expected}
     latest = instance.get_latest_storage_id_by_partition(
-        key, dg.DagsterEventType.ASSET_MATERIALIZATION, set(expected)
+        key, dg.DagsterEventType.ASSET_MATERIALIZATION, set(partitions.values())
     )
     published: dict[str, float] = {}
     if latest:
@@ -40,11 +42,19 @@ def late_communes(
     late = {}
     for code, config in sorted(expected.items()):
         name = f"{config.commune.name} ({code})"
-        if code not in published:
+        when = published.get(partitions[code])
+        if when is None:
             late[code] = f"{name}: never published"
-        elif (age_h := (now - published[code]) / 3600) > config.freshness_hours:
+        elif (age_h := (now - when) / 3600) > config.freshness_hours:
             late[code] = f"{name}: last published {age_h:.0f} h ago (limit {config.freshness_hours:g} h)"
     return late
+
+
+def late_markdown(late: dict[str, str]) -> str:
+    """One line per late commune, readable in the UI without opening a JSON pop-up."""
+    if not late:
+        return "Every active commune providing this dataset is fresh."
+    return f"**{len(late)} late:**\n\n" + "\n".join(f"- {why}" for _, why in sorted(late.items()))
 
 
 def evaluation(
@@ -56,7 +66,14 @@ def evaluation(
         check_name=CHECK_NAME,
         passed=not late,
         severity=dg.AssetCheckSeverity.WARN,
-        metadata={"late_communes": len(late), "late": dg.MetadataValue.json(sorted(late.values()))},
+        description=(
+            f"{len(late)} late: "
+            + "; ".join(why for _, why in sorted(late.items())[:5])
+            + (f" and {len(late) - 5} more" if len(late) > 5 else "")
+            if late
+            else "every active commune providing this dataset published it within its freshness_hours"
+        ),
+        metadata={"late_communes": len(late), "late": dg.MetadataValue.md(late_markdown(late))},
     )
 
 
@@ -71,7 +88,12 @@ def build_freshness_check(dataset_key: str) -> dg.AssetChecksDefinition:
         context: dg.AssetCheckExecutionContext, catalog: CatalogResource
     ) -> dg.AssetCheckResult:
         result = evaluation(context.instance, catalog.load(), dataset_key, time.time())
-        return dg.AssetCheckResult(passed=result.passed, severity=result.severity, metadata=result.metadata)
+        return dg.AssetCheckResult(
+            passed=result.passed,
+            severity=result.severity,
+            description=result.description,
+            metadata=result.metadata,
+        )
 
     return commune_freshness
 

@@ -8,15 +8,16 @@ import dagster as dg
 from omv_pipelines.catalog.models import CommuneConfig
 from omv_pipelines.defs.jobs import commune_run_request
 from omv_pipelines.defs.keys import DatasetKeys, dataset_of
-from omv_pipelines.defs.partitions import COMMUNES
+from omv_pipelines.defs.partitions import COMMUNES, commune_key
 from omv_pipelines.defs.scorecard import SCORECARD_KEY
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 def ensure_partitions(instance: dg.DagsterInstance, ins_codes: list[str]) -> None:
+    """Add the communes' partitions (`92094` → `92094-namur`), as the catalogue sensor does."""
     known = set(instance.get_dynamic_partitions(COMMUNES))
-    new = [code for code in ins_codes if code not in known]
+    new = [key for key in map(commune_key, ins_codes) if key not in known]
     if new:
         instance.add_dynamic_partitions(COMMUNES, new)
 
@@ -28,12 +29,14 @@ def run_commune(
     *,
     tags: dict[str, str] | None = None,
 ) -> dg.ExecuteInProcessResult:
-    """One commune's run with exactly its datasets, as the schedule and the sensor request it."""
+    """One commune's run, as the schedule and the sensor request it: every commune asset (the datasets it
+    does not provide materialise as 'not provided'), with the commune's tags."""
     ensure_partitions(instance, [config.ins_code])
     request = commune_run_request(config, reason="local")
+    assert request.partition_key is not None
     return defs.resolve_job_def("commune_sync").execute_in_process(
         instance=instance,
-        partition_key=config.ins_code,
+        partition_key=request.partition_key,
         asset_selection=request.asset_selection,
         tags={**request.tags, **(tags or {})},
         raise_on_error=False,
@@ -66,6 +69,8 @@ def run_summary(result: dg.ExecuteInProcessResult) -> list[str]:
     for event in result.get_asset_materialization_events():
         materialization = event.step_materialization_data.materialization
         path, metadata = materialization.asset_key.path, materialization.metadata
+        if "state" in metadata:  # not provided by the commune: nothing to say
+            continue
         if "valid_rows" in metadata:
             lines.append(
                 f"{'/'.join(path)}: {metadata['source_rows'].value} rows read, "

@@ -16,6 +16,12 @@ the records by id, in batches), not one per commune × dataset. Then `build_scor
 published as `wallonie-ouvrir-ma-ville-tableau-de-bord` through the same target as every dataset, and
 the static HTML report written to `<export_dir>/report/`, linked from the asset's metadata.
 
+**This morning** (`this_morning`, Markdown the UI renders): one row per active commune, one column per
+dataset with a short state word — published, unchanged, blocked, failed, late (published or unchanged but
+older than the commune's `freshness_hours`), never published, not provided — with the rows online and
+rejected, the communes needing attention first; `needs_attention` lists those cells with their last
+success and top rejection reasons.
+
 A run that fails on a regional table skips this asset (it depends on them); it is rebuilt with the next
 regional rebuild, or on its own from the UI (it reads only stored tables and the event log).
 """
@@ -26,6 +32,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 import pandas as pd
@@ -35,7 +42,9 @@ from omv_pipelines.defs.assets import publication_metadata
 from omv_pipelines.defs.io_manager import is_refused
 from omv_pipelines.defs.keys import DatasetKeys, all_dataset_keys
 from omv_pipelines.defs.metadata import markdown_table
+from omv_pipelines.defs.partitions import commune_key
 from omv_pipelines.defs.resources import CatalogResource, PublisherResource
+from omv_pipelines.region import TIMEZONE
 from omv_pipelines.report.build import REPORT_FOLDER, write_report_beside_exports
 from omv_pipelines.schemas import DATASETS
 from omv_pipelines.scorecard import (
@@ -106,17 +115,18 @@ def dataset_states(
     published: dict[str, dict[str, pd.DataFrame]],
     reports: dict[str, dict[str, pd.DataFrame]],
 ) -> list[DatasetState]:
-    """Every active commune × every dataset. `published` and `reports`: dataset → commune → the stored
-    odwb table (last good publication) and quarantine table (latest validation report)."""
+    """Every active commune × every dataset. `published` and `reports`: dataset → partition key → the
+    stored odwb table (last good publication) and quarantine table (latest validation report)."""
     active = catalog.active
-    providers = {d: {c for c, e in active.items() if d in e.config.datasets} for d in DATASETS}
+    keys = {code: commune_key(code) for code in active}
+    providers = {d: {keys[c] for c, e in active.items() if d in e.config.datasets} for d in DATASETS}
     # Per dataset: the last publication, the latest run planned to publish, that run's table.
     last: dict[str, dict[str, dg.EventLogRecord]] = {}
     planned: dict[str, dict[str, dg.EventLogRecord]] = {}
     for dataset, codes in providers.items():
-        keys = DatasetKeys.of(dataset)
-        last[dataset] = latest_records(instance, keys.odwb, codes)
-        planned[dataset] = latest_records(instance, keys.odwb, codes, planned=True)
+        asset_keys = DatasetKeys.of(dataset)
+        last[dataset] = latest_records(instance, asset_keys.odwb, codes)
+        planned[dataset] = latest_records(instance, asset_keys.odwb, codes, planned=True)
     # Per dataset: the communes whose latest run did not publish it (blocked, failed or still running).
     unpublished = {
         dataset: {
@@ -137,15 +147,16 @@ def dataset_states(
     states = []
     for code, entry in sorted(active.items()):
         config = entry.config
+        key = keys[code]
         for dataset in DATASETS:
             if dataset not in config.datasets:
                 states.append(DatasetState(code, dataset, provided=False, state="not_provided"))
                 continue
-            publication = last[dataset].get(code)
+            publication = last[dataset].get(key)
             state = None
-            latest_run = planned[dataset].get(code)
-            if latest_run is not None and code in unpublished[dataset]:
-                table = tables[dataset].get(code)
+            latest_run = planned[dataset].get(key)
+            if latest_run is not None and key in unpublished[dataset]:
+                table = tables[dataset].get(key)
                 if (
                     table is not None
                     and table.run_id == latest_run.run_id
@@ -161,9 +172,9 @@ def dataset_states(
                 )
                 if state not in ("published", "unchanged", "not_published"):
                     state = "published"
-            report = reports.get(dataset, {}).get(code)
+            report = reports.get(dataset, {}).get(key)
             rejected, reasons = rejects_from_report(report)
-            table_online = published.get(dataset, {}).get(code) if publication is not None else None
+            table_online = published.get(dataset, {}).get(key) if publication is not None else None
             rows = _metadata_value(publication, "dagster/row_count") if publication is not None else 0
             kinds = dict.fromkeys(source.kind for source in config.datasets[dataset].sources)
             states.append(
@@ -189,6 +200,97 @@ def dataset_states(
                 )
             )
     return states
+
+
+# The state words of "this morning": short, the ones needing a person in bold.
+MORNING_WORDS = {
+    "published": "published",
+    "unchanged": "unchanged",
+    "late": "**late**",
+    "blocked": "**blocked**",
+    "failed": "**failed**",
+    "not_published": "**never published**",
+    "not_provided": "not provided",
+}
+NEEDS_ATTENTION = {"late", "blocked", "failed", "not_published"}
+
+
+def morning_state(state: DatasetState, freshness_hours: float, now: datetime) -> str:
+    """The scorecard's state, with "late" for a publication (published or unchanged) older than the
+    commune's freshness_hours: its run did not happen, or has not published since."""
+    if (
+        state.state in ("published", "unchanged")
+        and state.last_success is not None
+        and (now - state.last_success).total_seconds() > freshness_hours * 3600
+    ):
+        return "late"
+    return state.state
+
+
+def _local(when: datetime | None) -> str:
+    return when.astimezone(ZoneInfo(TIMEZONE)).strftime("%Y-%m-%d %H:%M") if when else "never"
+
+
+def this_morning(
+    states: list[DatasetState], catalog: Catalog, now: datetime
+) -> tuple[str, str, dict[str, int]]:
+    """(the grid, the list needing attention, the count per morning state) as Markdown for the UI."""
+    by_commune: dict[str, list[DatasetState]] = {}
+    for state in states:
+        by_commune.setdefault(state.ins_code, []).append(state)
+    counts: dict[str, int] = {}
+    rows, attention = [], []
+    short = {dataset: dataset.split("/")[1] for dataset in DATASETS}
+    for code, commune_states in by_commune.items():
+        config = catalog.active[code].config
+        label = f"{config.commune.name} ({code})"
+        cells, worst, successes = {}, 0, []
+        for state in sorted(commune_states, key=lambda s: list(DATASETS).index(s.dataset)):
+            word = morning_state(state, config.freshness_hours, now)
+            counts[word] = counts.get(word, 0) + 1
+            if state.last_success is not None:
+                successes.append(state.last_success)
+            cell = MORNING_WORDS[word]
+            if state.provided and word != "not_published":
+                cell += f" · {state.rows_online}"
+            if state.rows_rejected:
+                cell += f" · {state.rows_rejected} rej."
+            cells[short[state.dataset]] = cell
+            if word in NEEDS_ATTENTION or state.rows_rejected:
+                worst += 2 if word in NEEDS_ATTENTION else 1
+                reasons = ", ".join(f"{kind} ({n})" for kind, n in list(state.rejected_reasons.items())[:3])
+                attention.append(
+                    f"- {label} — {state.dataset}: {MORNING_WORDS[word]}, {state.rows_online} rows online"
+                    + (f", {state.rows_rejected} rejected ({reasons})" if state.rows_rejected else "")
+                    + f", last success {_local(state.last_success)}"
+                )
+        rows.append(
+            (
+                -worst,
+                config.commune.name,
+                {
+                    "commune": label,
+                    **cells,
+                    "oldest success": _local(min(successes)) if successes else "never",
+                },
+            )
+        )
+    rows.sort(key=lambda row: (row[0], row[1]))
+    table = pd.DataFrame(
+        [row[2] for row in rows], columns=["commune", *short.values(), "oldest success"]
+    ).fillna("")
+    legend = (
+        f"{len(rows)} active communes at {_local(now)} ({TIMEZONE}); those needing a person first. "
+        "Each cell: state · rows online · rows rejected. Late = published longer ago than the commune's "
+        "freshness_hours.\n\n"
+    )
+    grid = legend + markdown_table(table, rows=len(table), width=40)
+    needs = (
+        f"{len(attention)} commune × dataset to look at:\n\n" + "\n".join(attention)
+        if attention
+        else "Nothing to look at: every provided dataset is published, fresh and without rejected rows."
+    )
+    return grid, needs, counts
 
 
 def scores_markdown(scorecard: Scorecard, rows: int = 10) -> str:
@@ -230,7 +332,10 @@ _INS = {
     kinds={"pandas", "html", "opendatasoft"},
     owners=["team:ouvrir-ma-ville"],
     tags={"dataset": "tableau_de_bord"},
-    description="The programme's scorecard: one row per active commune × dataset (state published / "
+    description="This morning at a glance (`this_morning` and `needs_attention` in the latest "
+    "materialisation): every active commune × dataset — published, unchanged, blocked, failed, late, "
+    "never published or not provided — with rows online and rejected; rebuilt after each night. "
+    "Also the programme's scorecard: one row per active commune × dataset (state published / "
     "unchanged / blocked / failed / not published / not provided, rows online and rejected with the top "
     "reasons, recommended fields filled, points outside the commune, last successful publication, source "
     f"kind) and one score per commune, published as {SCORECARD_DATASET_ID}; and the static HTML report "
@@ -261,13 +366,15 @@ def tableau_de_bord(
         scorecard, export_dir, scorecard_link=link, link_exports=publication.target == "export"
     )
     c = scorecard.communes
-    counts = scorecard.datasets["state"].value_counts()
+    grid, attention, morning = this_morning(states, loaded, now)
     context.log.info(
         f"scorecard of {len(c)} communes: states and tables read in {states_s:.1f}s, scorecard "
         f"{scorecard_s:.1f}s, report {report.seconds:.1f}s "
         f"({report.size_bytes / 1e6:.1f} MB) at {report.index}"
     )
     metadata: dict[str, Any] = {
+        "needs_attention": dg.MetadataValue.md(attention),
+        "this_morning": dg.MetadataValue.md(grid),
         **publication_metadata(publication),
         "report": dg.MetadataValue.path(str(report.index)),
         "report_files": len(report.pages) + 1,
@@ -276,7 +383,8 @@ def tableau_de_bord(
         "rows_online": int(c["rows_online"].sum()) if len(c) else 0,
         "rows_rejected": int(c["rows_rejected"].sum()) if len(c) else 0,
         "mean_score": dg.MetadataValue.float(round(float(c["score"].mean()), 1) if len(c) else 0.0),
-        "states": dg.MetadataValue.json({state: int(n) for state, n in counts.items()}),
+        # This morning's states (with "late"), commune × dataset.
+        "states": dg.MetadataValue.json({state: int(n) for state, n in sorted(morning.items())}),
         "scores": dg.MetadataValue.md(scores_markdown(scorecard)),
         "timings_s": dg.MetadataValue.json(
             {

@@ -1,7 +1,10 @@
 """Sensors: the catalogue keeps the `communes` partitions in step, and the regional rebuild follows the night.
 
-A commune removed from the catalogue (or deactivated) keeps its partition and history; it simply
-gets no more runs.
+Partition keys are made from the reference table (`<ins>-<slug>`, partitions.py), never typed: a key that
+is not a current Walloon commune's (a person's "Add partition" in the UI, a typo) is deleted at the next
+tick of `commune_catalog_sensor`, with a warning in its log. Bare 5-digit keys of an older instance are left
+alone (their history stays; the commune gets its named key beside them). A commune removed from the
+catalogue (or deactivated) keeps its partition and history; it simply gets no more runs.
 """
 
 from datetime import UTC, datetime
@@ -10,7 +13,13 @@ import dagster as dg
 
 from omv_pipelines.defs import jobs, tags
 from omv_pipelines.defs.keys import DatasetKeys, all_dataset_keys, dataset_of
-from omv_pipelines.defs.partitions import COMMUNES, communes_partitions
+from omv_pipelines.defs.partitions import (
+    COMMUNES,
+    commune_key,
+    communes_partitions,
+    is_legacy_key,
+    valid_keys,
+)
 from omv_pipelines.defs.resources import CatalogResource
 from omv_pipelines.defs.scorecard import SCORECARD_KEY
 
@@ -28,22 +37,33 @@ UNFINISHED = [
     job=jobs.commune_sync_job,
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Adds each new catalogue commune as a partition "
-    "and requests its first harvest (the backfill).",
+    description="Adds each new catalogue commune as a partition (92094-namur) and requests its first "
+    "harvest (the backfill); removes any partition key that is not a Walloon commune's (added by hand).",
 )
 def commune_catalog_sensor(context: dg.SensorEvaluationContext, catalog: CatalogResource):
     loaded = catalog.load()
     for error in loaded.errors:
         context.log.warning(f"catalogue file skipped: {error}")
     known = set(context.instance.get_dynamic_partitions(COMMUNES))
-    new = [entry.config for code, entry in sorted(loaded.active.items()) if code not in known]
-    if not new:
+    stray = sorted(key for key in known if key not in valid_keys() and not is_legacy_key(key))
+    for key in stray:
+        context.log.warning(
+            f"partition {key!r} is not a Walloon commune's key (<ins>-<name>, made from the catalogue): "
+            "deleted; communes join by their catalogue file"
+        )
+    new = [e.config for _, e in sorted(loaded.active.items()) if commune_key(e.config.ins_code) not in known]
+    requests: list[dg.AddDynamicPartitionsRequest | dg.DeleteDynamicPartitionsRequest] = (
+        [communes_partitions.build_delete_request(stray)] if stray else []
+    )
+    if new:
+        requests.append(communes_partitions.build_add_request([commune_key(c.ins_code) for c in new]))
+    if not requests:
         return dg.SkipReason(
             f"{len(known)} communes known, none new"
             + (f"; {len(loaded.errors)} catalogue file(s) have errors" if loaded.errors else "")
         )
     return dg.SensorResult(
-        dynamic_partitions_requests=[communes_partitions.build_add_request([c.ins_code for c in new])],
+        dynamic_partitions_requests=requests,
         run_requests=[
             jobs.commune_run_request(c, reason="new commune", run_key=f"backfill-{c.ins_code}") for c in new
         ],

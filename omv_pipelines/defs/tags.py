@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-COMMUNE = "omv/commune"  # the INS code a commune run serves
+COMMUNE = "omv/commune"  # the INS code a commune run serves (one run at a time per value, dagster.yaml)
+COMMUNE_NAME = "omv/commune_name"  # its name, so that the runs list reads "Namur", not "92094"
 REASON = "omv/reason"  # why the run was requested (schedule, new commune, demo, …)
 KIND = "omv/kind"  # commune or regional (job tag)
 WFS_HOST = "omv/wfs_host"  # limited per value by tag_concurrency_limits in the instance config

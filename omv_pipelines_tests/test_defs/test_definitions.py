@@ -29,6 +29,7 @@ def test_every_dataset_has_its_five_assets_and_checks():
             "schema_conformance",
             "ins_code_is_partition",
             "unique_ids",
+            "no_rejected_rows",
             "no_unexplained_row_drop",
         } <= checks
     table = graph.get(DatasetKeys.of("resilience/defibrillateurs").table)
@@ -37,13 +38,59 @@ def test_every_dataset_has_its_five_assets_and_checks():
     assert graph.get(DatasetKeys.of("resilience/defibrillateurs").regional).partitions_def is None
 
 
+def test_nodes_read_apart_have_owners_and_descriptions_and_checks_are_per_commune():
+    from omv_pipelines.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    last = [key.path[-1] for key in graph.get_all_asset_keys()]
+    assert len(last) == len(set(last)), "two asset nodes would show the same name in the graph"
+    keys = DatasetKeys.of("resilience/defibrillateurs")
+    assert [k.path[-1] for k in (*keys.commune_keys, keys.regional)] == [
+        "defibrillateurs_raw",
+        "defibrillateurs",
+        "defibrillateurs_quarantine",
+        "defibrillateurs_publication",
+        "defibrillateurs_regional",
+    ]
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        assert "team:ouvrir-ma-ville" in node.owners, key
+        assert node.description, key
+    for check_key in graph.asset_check_keys:
+        spec = graph.get_check_spec(check_key)
+        asset = graph.get(check_key.asset_key)
+        if asset.partitions_def is not None:
+            assert spec.partitions_def == asset.partitions_def, check_key
+        assert not spec.blocking, f"{check_key}: a blocked publication fails in the project's words"
+
+
+def test_a_ui_launch_of_a_commune_carries_the_scheduled_runs_tags(monkeypatch):
+    from omv_pipelines.catalog.loader import DEMO_CATALOG, load_catalog
+    from omv_pipelines.definitions import defs
+    from omv_pipelines.defs.jobs import commune_run_request, commune_tags
+
+    monkeypatch.setenv("OMV_CATALOG", str(DEMO_CATALOG))
+    monkeypatch.setenv("OMV_DEMO_WFS_URL", "http://wfs.mons.example/ows")
+    job = defs.resolve_job_def("commune_sync")
+    mons = load_catalog(DEMO_CATALOG).get("53053").config
+    launched = job.partitioned_config.get_tags_for_partition_key("53053-mons")
+    scheduled = commune_run_request(mons, reason="schedule")
+    assert scheduled.partition_key == "53053-mons"
+    for name, value in commune_tags(mons).items():
+        assert launched[name] == scheduled.tags[name] == value
+    assert launched["omv/commune_name"] == "Mons" and launched["omv/wfs_host"] == "wfs.mons.example"
+    assert scheduled.asset_selection is None  # the whole job: every dataset, 'not provided' ones empty
+
+
 def test_schedules_and_sensor_are_declared():
     from omv_pipelines.definitions import defs
 
     schedules = {s.name: s for s in defs.schedules}
     assert schedules["nightly_commune_sync"].execution_timezone == "Europe/Brussels"
     assert schedules["nightly_commune_sync"].cron_schedule == "0 2 * * *"
-    assert "commune_sync_30_2_x_x_x" in schedules  # Liège's override in the demo catalogue
+    assert "commune_sync_0230" in schedules  # Liège's override in the demo catalogue
+    assert "Liège" in schedules["commune_sync_0230"].description  # whom it serves
+    assert "Mons, Namur" in schedules["nightly_commune_sync"].description
     assert not any(
         "regional" in name for name in schedules
     )  # the regional rebuild follows the communes (a sensor)

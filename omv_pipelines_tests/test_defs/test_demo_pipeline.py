@@ -19,6 +19,7 @@ from omv_pipelines_tests.support.frictionless import validate_csv
 
 DEFIBRILLATORS = "resilience/defibrillateurs"
 EXPECTED_VALID = {"92094": 12, "62063": 9, "53053": 10}
+KEYS = {"92094": "92094-namur", "62063": "62063-liege", "53053": "53053-mons"}
 DATASET_IDS = {
     "92094": "namur-defibrillateurs",
     "62063": "liege-defibrillateurs",
@@ -43,10 +44,13 @@ def _check_results(result, asset_key=None) -> dict[str, bool]:
 
 
 def _failed_checks(result) -> list[str]:
+    """The failed ERROR checks (a WARN, such as rows rejected, does not fail a commune)."""
     evaluations = [
         e.event_specific_data
         for e in result.all_events
-        if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.passed
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+        and not e.event_specific_data.passed
+        and e.event_specific_data.severity == dg.AssetCheckSeverity.ERROR
     ]
     return [f"{c.asset_key.to_user_string()}:{c.check_name} {c.description}" for c in evaluations]
 
@@ -95,12 +99,47 @@ def test_demo_materialises_every_commune_with_checks_passing(shared_demo_run):
             "ins_code_is_partition",
             "unique_ids",
             "coordinates_in_wallonia",
+            "no_rejected_rows",
             "no_unexplained_row_drop",
         }
     assert regional.success, _failure_messages(regional)
-    assert sorted(pipeline.instance.get_dynamic_partitions("communes")) == ["53053", "62063", "92094"]
+    assert sorted(pipeline.instance.get_dynamic_partitions("communes")) == sorted(KEYS.values())
     table_key = DatasetKeys.of(DEFIBRILLATORS).table
-    assert pipeline.instance.get_materialized_partitions(table_key) == set(EXPECTED_VALID)
+    assert pipeline.instance.get_materialized_partitions(table_key) == set(KEYS.values())
+
+
+@pytest.mark.integration
+def test_check_results_are_recorded_per_commune_and_name_it(shared_demo_run):
+    pipeline, results, _ = shared_demo_run
+    table_key = DatasetKeys.of(DEFIBRILLATORS).table
+    evaluations = [
+        e.event_specific_data
+        for e in results["62063"].all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION" and e.event_specific_data.asset_key == table_key
+    ]
+    assert {e.partition for e in evaluations} == {"62063-liege"}
+    assert all(e.description.startswith("Liège (62063)") for e in evaluations)
+    rejected = next(e for e in evaluations if e.check_name == "no_rejected_rows")
+    assert not rejected.passed and rejected.severity == dg.AssetCheckSeverity.WARN
+    assert rejected.description.startswith("Liège (62063): 2 of 11 source rows rejected (18%); top reasons: ")
+    assert "missing_value on name (1)" in rejected.description
+    # A dataset Liège does not provide: materialised empty, 'not provided', its checks pass and say so.
+    roadworks = DatasetKeys.of("mobility/travaux_voiries")
+    not_provided = [
+        e.event_specific_data
+        for e in results["62063"].all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+        and e.event_specific_data.asset_key == roadworks.table
+    ]
+    assert not_provided and all(
+        e.passed and e.description == "not provided by Liège (62063)" for e in not_provided
+    )
+    for key in roadworks.commune_keys:
+        [record] = pipeline.instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=key, asset_partitions=["62063-liege"]), limit=1
+        ).records
+        assert record.asset_materialization.metadata["state"].value == "not provided", key
+    assert not (pipeline.export_dir / "liege-travaux-voiries.csv").exists()
 
 
 @pytest.mark.integration
@@ -152,7 +191,11 @@ def test_wfs_points_are_reprojected_to_lon_lat(shared_demo_run):
 def test_liege_report_lists_the_deliberate_defects(shared_demo_run):
     pipeline, _, _ = shared_demo_run
     report = pd.read_csv(
-        pipeline.export_dir / "liege-defibrillateurs.report.csv", dtype=str, keep_default_na=False
+        pipeline.export_dir / "liege-defibrillateurs.report.csv",
+        dtype=str,
+        keep_default_na=False,
+        sep=";",
+        encoding="utf-8-sig",  # the report opens in a French Excel
     )
     lines = set(
         report[["source_row", "field", "severity", "error_type", "raw_value"]].itertuples(
@@ -166,7 +209,7 @@ def test_liege_report_lists_the_deliberate_defects(shared_demo_run):
         ("14", "installation_date", "error", "invalid_date", "31/02/2021"),
     }
     liege = dg.AssetRecordsFilter(
-        asset_key=DatasetKeys.of(DEFIBRILLATORS).quarantine, asset_partitions=["62063"]
+        asset_key=DatasetKeys.of(DEFIBRILLATORS).quarantine, asset_partitions=["62063-liege"]
     )
     [record] = pipeline.instance.fetch_materializations(liege, limit=1).records
     metadata = record.asset_materialization.metadata
@@ -212,9 +255,22 @@ def test_a_shrunken_source_never_replaces_the_last_good_publication(demo_run):
     _rewrite(pipeline.catalog_dir, "92094-namur.yaml", keep_two_rows)
     catalog = _catalog(pipeline)
     refused = run_commune(pipeline.defs, pipeline.instance, catalog.get("92094").config)
-    assert not refused.success, "the blocking row-drop check must stop the run"
+    assert not refused.success, "the publication step must refuse the shrunken table"
     assert _check_results(refused)["no_unexplained_row_drop"] is False
     assert (pipeline.export_dir / "namur-defibrillateurs.csv").read_bytes() == good
+    # The project's own words: commune, rows now and at the last publication, the allowed drop, how to force.
+    [message] = [  # what the UI shows as the failure (Failure.description)
+        e.step_failure_data.user_failure_data.description for e in refused.all_events if e.is_step_failure
+    ]
+    assert message.startswith(
+        "Namur (92094) — resilience/defibrillateurs: namur-defibrillateurs: not published"
+    )
+    assert "now 2 rows, online 12, allowed drop below 50%" in message
+    assert "omv/force_publish=true" in message
+    assert "DagsterAssetCheckFailedError" not in message and "blocking" not in message
+    tables = pipeline.data_dir / "tables"
+    assert len(pd.read_parquet(tables / "resilience/defibrillateurs/92094-namur.refused.parquet")) == 2
+    assert len(pd.read_parquet(tables / "resilience/defibrillateurs/92094-namur.parquet")) == 12
 
     forced = run_commune(
         pipeline.defs, pipeline.instance, catalog.get("92094").config, tags={tags.FORCE_PUBLISH: "true"}
@@ -272,7 +328,7 @@ def test_a_commune_without_the_dataset_is_skipped_cleanly(demo_wfs, pipeline_fac
     def run(dataset: str):
         return job.execute_in_process(
             instance=pipeline.instance,
-            partition_key="92094",
+            partition_key="92094-namur",
             raise_on_error=False,
             asset_selection=DatasetKeys.of(dataset).commune_keys,
         )
@@ -283,11 +339,13 @@ def test_a_commune_without_the_dataset_is_skipped_cleanly(demo_wfs, pipeline_fac
     assert pipeline.export_dir.is_dir(), "the defibrillators run should have created the export folder"
     exported = sorted(p.name for p in pipeline.export_dir.iterdir())
     assert "namur-defibrillateurs.csv" in exported
-    # Ask Namur for a dataset it does not provide: nothing fails, nothing is published.
+    # Ask Namur for a dataset it does not provide: nothing fails, nothing is published, and the partition
+    # is materialised (empty, 'not provided'), so that no view reads it as missing.
     result = run("mobility/travaux_voiries")
     assert result.success, _failure_messages(result)
-    assert (
-        pipeline.instance.get_materialized_partitions(DatasetKeys.of("mobility/travaux_voiries").odwb)
-        == set()
-    )
+    publication = DatasetKeys.of("mobility/travaux_voiries").odwb
+    assert pipeline.instance.get_materialized_partitions(publication) == {"92094-namur"}
+    latest = pipeline.instance.get_latest_materialization_event(publication).asset_materialization
+    assert latest.metadata["state"].value == "not provided"
+    assert latest.metadata["dagster/row_count"].value == 0
     assert sorted(p.name for p in pipeline.export_dir.iterdir()) == exported

@@ -55,7 +55,7 @@ def test_demo_is_published_to_the_portal_then_a_rerun_publishes_nothing(demo_wfs
 
     publications = _publications(pipeline)
     assert {p.metadata["status"].value for p in publications} == {"published"}
-    namur = next(p for p in publications if p.partition == "92094")
+    namur = next(p for p in publications if p.partition == "92094-namur")
     assert namur.metadata["target"].value == "odwb"
     assert namur.metadata["uid"].value.startswith("da_")
     assert "namur-defibrillateurs" in namur.metadata["url"].value

@@ -87,10 +87,10 @@ def _sensor_tick(instance, run, event, alerts: AlertResource):
 
 
 def test_steps_map_back_to_their_dataset():
-    assert dataset_of_step("raw__resilience__defibrillateurs") == "resilience/defibrillateurs"
+    assert dataset_of_step("raw__resilience__defibrillateurs_raw") == "resilience/defibrillateurs"
     assert dataset_of_step("normalise_mobility_stationnements_velos") == "mobility/stationnements_velos"
     assert (
-        dataset_of_step("regional__participation__projets_budget_participatif")
+        dataset_of_step("regional__participation__projets_budget_participatif_regional")
         == "participation/projets_budget_participatif"
     )
     assert dataset_of_step("something_else") is None
@@ -118,7 +118,7 @@ def test_a_failed_run_posts_commune_dataset_step_error_and_link_to_the_webhook_a
     lines = text.splitlines()
     assert lines[0] == "[omv] commune_sync failed — Namur (92094)"
     [step] = [line for line in lines if line.startswith("• ")]
-    assert step.startswith("• resilience/defibrillateurs — step raw__resilience__defibrillateurs: ")
+    assert step.startswith("• resilience/defibrillateurs — step raw__resilience__defibrillateurs_raw: ")
     assert "namur_dae.sqlite" in step
     assert lines[-1] == f"https://dagster.example.org/runs/{run.run_id}"
 

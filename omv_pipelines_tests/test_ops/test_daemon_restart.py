@@ -65,13 +65,13 @@ def test_killing_the_daemon_mid_run_fails_and_retries_the_run_and_publishes_once
         services.kill("daemon")  # daemon, code server, run worker and step process: the whole group, SIGKILL
 
         with dg.DagsterInstance.from_config(str(services.home)) as instance:
-            [first] = instance.get_runs(dg.RunsFilter(tags={"dagster/partition": "92094"}))
+            [first] = instance.get_runs(dg.RunsFilter(tags={"dagster/partition": "92094-namur"}))
             assert first.status == dg.DagsterRunStatus.STARTED  # orphaned: nobody will finish it
 
             services.start_daemon()
 
             def retried_and_done():
-                runs = instance.get_runs(dg.RunsFilter(tags={"dagster/partition": "92094"}))
+                runs = instance.get_runs(dg.RunsFilter(tags={"dagster/partition": "92094-namur"}))
                 return runs if len(runs) == 2 and runs[0].is_finished else None
 
             retry, failed = services.wait_for("the retried run", retried_and_done, timeout_s=240)
@@ -80,7 +80,9 @@ def test_killing_the_daemon_mid_run_fails_and_retries_the_run_and_publishes_once
             assert retry.tags.get("dagster/parent_run_id") == first.run_id
 
             publications = instance.fetch_materializations(
-                dg.AssetRecordsFilter(asset_key=DatasetKeys.of(DATASET).odwb, asset_partitions=["92094"]),
+                dg.AssetRecordsFilter(
+                    asset_key=DatasetKeys.of(DATASET).odwb, asset_partitions=["92094-namur"]
+                ),
                 limit=10,
             ).records
         assert [p.asset_materialization.metadata["status"].value for p in publications] == ["published"]

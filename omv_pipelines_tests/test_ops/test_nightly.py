@@ -11,10 +11,12 @@ import pytest
 from omv_pipelines.catalog.loader import load_catalog
 from omv_pipelines.defs.keys import DatasetKeys
 from omv_pipelines.defs.local import ensure_partitions, run_commune, run_regional
+from omv_pipelines.defs.partitions import commune_key
 from omv_pipelines.defs.resources import CatalogResource
 from omv_pipelines.defs.schedules import build_schedules
 from omv_pipelines.defs.scorecard import SCORECARD_KEY
 from omv_pipelines.defs.sensors import regional_rebuild_sensor
+from omv_pipelines.schemas import DATASETS
 from omv_pipelines_tests.test_ops.helpers import demo_catalog, edit_commune
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
@@ -33,8 +35,8 @@ def test_each_commune_runs_in_the_schedule_of_its_cron_and_inactive_ones_are_ski
     catalog_dir = demo_catalog(tmp_path / "catalog", ["92094", "62063", "53053"])
     edit_commune(catalog_dir, "53053", active=False)
     schedules = {s.name: s for s in build_schedules(load_catalog(catalog_dir))}
-    assert set(schedules) == {"nightly_commune_sync", "commune_sync_30_2_x_x_x"}  # default + Liège's override
-    assert schedules["commune_sync_30_2_x_x_x"].cron_schedule == "30 2 * * *"
+    assert set(schedules) == {"nightly_commune_sync", "commune_sync_0230"}  # default + Liège's override
+    assert schedules["commune_sync_0230"].cron_schedule == "30 2 * * *"
     assert all(s.execution_timezone == "Europe/Brussels" for s in schedules.values())
     with dg.instance_for_test() as instance:
         ensure_partitions(instance, ["92094", "62063", "53053"])
@@ -44,20 +46,21 @@ def test_each_commune_runs_in_the_schedule_of_its_cron_and_inactive_ones_are_ski
             catalog_dir,
             datetime(2025, 3, 4, 2, 0, tzinfo=BRUSSELS),
         )
-        assert [r.partition_key for r in nightly] == ["92094"]  # Liège has its own cron, Mons is inactive
+        assert [r.partition_key for r in nightly] == ["92094-namur"]  # Liège: its own cron; Mons: inactive
         assert nightly[0].run_key == "92094-202503040200"
         assert nightly[0].tags["omv/reason"] == "schedule"
         override = _evaluate(
-            schedules["commune_sync_30_2_x_x_x"],
+            schedules["commune_sync_0230"],
             instance,
             catalog_dir,
             datetime(2025, 3, 4, 2, 30, tzinfo=BRUSSELS),
         )
-        assert [r.partition_key for r in override] == ["62063"]
+        assert [r.partition_key for r in override] == ["62063-liege"]
+        assert override[0].tags["omv/commune_name"] == "Liège"
 
         edit_commune(catalog_dir, "62063", active=False)
         skipped = _evaluate(
-            schedules["commune_sync_30_2_x_x_x"],
+            schedules["commune_sync_0230"],
             instance,
             catalog_dir,
             datetime(2025, 3, 5, 2, 30, tzinfo=BRUSSELS),
@@ -74,7 +77,7 @@ def _running_commune_run(instance, code: str) -> dg.DagsterRun:
         job_name="commune_sync",
         run_id=str(uuid.uuid4()),
         status=dg.DagsterRunStatus.STARTED,
-        tags={"dagster/partition": code, "omv/commune": code},
+        tags={"dagster/partition": commune_key(code), "omv/commune": code},
     )
     return instance.add_run(run)
 
@@ -101,9 +104,9 @@ def test_the_regional_rebuild_waits_for_the_nights_commune_runs(pipeline_factory
     request = _regional_tick(instance)
     assert isinstance(request, dg.RunRequest)
     assert sorted(request.asset_selection) == sorted(
-        [*(DatasetKeys.of(d).regional for d in namur.datasets), SCORECARD_KEY]
-    )  # only what Namur fed, and the scorecard
-    assert request.tags["omv/communes"] == "92094"
+        [*(DatasetKeys.of(d).regional for d in DATASETS), SCORECARD_KEY]
+    )  # a commune run materialises every dataset ('not provided' ones empty), and the scorecard
+    assert request.tags["omv/communes"] == "92094-namur"
     assert _regional_tick(instance).run_key == request.run_key  # same night, same key: the daemon dedupes it
 
     assert run_regional(pipeline.defs, instance, sorted(namur.datasets)).success

@@ -29,7 +29,11 @@ def _tick(instance: dg.DagsterInstance, catalog_dir):
     result = commune_catalog_sensor(context)
     if isinstance(result, dg.SensorResult):
         for request in result.dynamic_partitions_requests or []:
-            instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+            if isinstance(request, dg.DeleteDynamicPartitionsRequest):
+                for key in request.partition_keys:
+                    instance.delete_dynamic_partition(request.partitions_def_name, key)
+            else:
+                instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
     return result
 
 
@@ -49,28 +53,34 @@ def test_a_new_catalogue_file_adds_its_partition_and_requests_exactly_its_datase
     catalog_dir = demo_catalog(tmp_path / "catalog", ["92094"])
     with dg.instance_for_test() as instance:
         first = _tick(instance, catalog_dir)
-        assert [r.partition_key for r in first.run_requests] == ["92094"]
-        assert instance.get_dynamic_partitions("communes") == ["92094"]
+        assert [r.partition_key for r in first.run_requests] == ["92094-namur"]
+        assert instance.get_dynamic_partitions("communes") == ["92094-namur"]
         assert isinstance(_tick(instance, catalog_dir), dg.SkipReason)  # nothing new: nothing requested again
 
         add_commune(catalog_dir, "62063")
         result = _tick(instance, catalog_dir)
 
-        assert sorted(instance.get_dynamic_partitions("communes")) == ["62063", "92094"]
+        assert sorted(instance.get_dynamic_partitions("communes")) == ["62063-liege", "92094-namur"]
         [request] = result.run_requests
-        liege = [
-            "mobility/emplacements_pmr",
-            "resilience/defibrillateurs",
-            "resilience/equipements_collectifs",
-        ]
-        assert request.partition_key == "62063"
+        assert request.partition_key == "62063-liege"
         assert request.job_name == "commune_sync"
-        assert sorted(request.asset_selection) == sorted(
-            k for d in liege for k in DatasetKeys.of(d).commune_keys
-        )
+        # The whole job: Liège's three datasets, and the four others as 'not provided' (never "missing").
+        assert request.asset_selection is None
         assert request.run_key == "backfill-62063"
         assert request.tags["omv/reason"] == "new commune"
+        assert request.tags[tags.COMMUNE] == "62063" and request.tags[tags.COMMUNE_NAME] == "Liège"
         assert request.tags[tags.WFS_HOST] == "wfs.liege.example"  # host only: no port, path or query
+
+
+def test_a_partition_key_added_by_hand_is_removed_at_the_next_tick(tmp_path):
+    catalog_dir = demo_catalog(tmp_path / "catalog", ["92094"])
+    with dg.instance_for_test() as instance:
+        _tick(instance, catalog_dir)
+        # What "Add partition" in the UI does: any string. A legacy bare INS code is left alone.
+        instance.add_dynamic_partitions("communes", ["namur", "62063-liege", "99999-nowhere", "53053"])
+        result = _tick(instance, catalog_dir)
+        assert isinstance(result, dg.SensorResult) and not result.run_requests
+        assert sorted(instance.get_dynamic_partitions("communes")) == ["53053", "62063-liege", "92094-namur"]
 
 
 def test_an_inactive_commune_is_not_onboarded_until_activated(tmp_path):
@@ -79,10 +89,10 @@ def test_an_inactive_commune_is_not_onboarded_until_activated(tmp_path):
     edit_commune(catalog_dir, "62063", active=False)
     with dg.instance_for_test() as instance:
         result = _tick(instance, catalog_dir)
-        assert [r.partition_key for r in result.run_requests] == ["92094"]
-        assert instance.get_dynamic_partitions("communes") == ["92094"]
+        assert [r.partition_key for r in result.run_requests] == ["92094-namur"]
+        assert instance.get_dynamic_partitions("communes") == ["92094-namur"]
         edit_commune(catalog_dir, "62063", active=True)
-        assert [r.partition_key for r in _tick(instance, catalog_dir).run_requests] == ["62063"]
+        assert [r.partition_key for r in _tick(instance, catalog_dir).run_requests] == ["62063-liege"]
 
 
 @pytest.mark.integration
@@ -93,7 +103,7 @@ def test_a_deactivated_or_removed_commune_gets_no_runs_and_keeps_its_history(how
     _tick(instance, catalog_dir)
     assert run_commune(pipeline.defs, instance, load_catalog(catalog_dir).get("92094").config).success
     publication = DatasetKeys.of("resilience/defibrillateurs").odwb
-    assert [r.partition_key for r in _nightly_requests(instance, catalog_dir)] == ["92094"]
+    assert [r.partition_key for r in _nightly_requests(instance, catalog_dir)] == ["92094-namur"]
 
     if how == "deactivated":
         edit_commune(catalog_dir, "92094", active=False)
@@ -102,8 +112,8 @@ def test_a_deactivated_or_removed_commune_gets_no_runs_and_keeps_its_history(how
 
     assert _nightly_requests(instance, catalog_dir) == []
     assert isinstance(_tick(instance, catalog_dir), dg.SkipReason)
-    assert instance.get_dynamic_partitions("communes") == ["92094"]
-    assert instance.get_materialized_partitions(publication) == {"92094"}
+    assert instance.get_dynamic_partitions("communes") == ["92094-namur"]
+    assert instance.get_materialized_partitions(publication) == {"92094-namur"}
     assert (pipeline.export_dir / "namur-defibrillateurs.csv").is_file()
 
 

@@ -70,7 +70,7 @@ def test_demo_runs_with_postgres_storage(postgres_database, demo_wfs, tmp_path, 
         assert run_regional(defs, instance, ["resilience/defibrillateurs"]).success
 
         publication = DatasetKeys.of("resilience/defibrillateurs").odwb
-        assert instance.get_materialized_partitions(publication) == {"92094", "62063"}
+        assert instance.get_materialized_partitions(publication) == {"92094-namur", "62063-liege"}
         assert late_communes(instance, catalog, "resilience/defibrillateurs", time.time()) == {}
         assert (tmp_path / "data" / "export" / "wallonie-defibrillateurs.csv").is_file()
     with psycopg.connect(
