@@ -415,8 +415,3 @@ def test_the_assets_pass_the_allowance_and_the_force_tag_and_a_refusal_is_not_re
             report=None, max_row_drop=0.5,
         )  # fmt: skip
     assert not failure.value.allow_retries and "5 rows against 12" in (failure.value.description or "")
-
-    source = Path(assets.__file__).read_text(encoding="utf-8")
-    assert "max_row_drop=config.datasets[dataset_key].max_row_drop" in source
-    assert "max_row_drop=checks.REGIONAL_MAX_ROW_DROP" in source
-    assert source.count("force=_forced(context)") >= 2
