@@ -76,8 +76,9 @@ def _is_commune_run(run: dg.DagsterRun) -> bool:
 
 
 def _regional_keys(run: dg.DagsterRun) -> set[dg.AssetKey]:
-    """The regional tables fed by what a commune run materialised (all of them for a whole-job run)."""
-    if run.asset_selection is None:
+    """The regional tables fed by what a commune run materialised (all of them for a whole-job run, whose
+    selection Dagster records as None, or as an empty set when the job ran in process)."""
+    if not run.asset_selection:
         return {k.regional for k in all_dataset_keys()}
     fed = {
         dataset
