@@ -8,12 +8,18 @@ import pandas as pd
 _SCHEMA_TYPES = {"geojson": "geojson (WGS84 [lon, lat])"}
 
 
-def markdown_table(frame: pd.DataFrame, rows: int = 10, width: int = 60) -> str:
-    """A small Markdown table (no extra dependency), cells cut to `width` characters."""
+def markdown_table(frame: pd.DataFrame, rows: int = 10, width: int | None = None) -> str:
+    """A small Markdown table (no extra dependency). Cells are whole unless `width` asks to cut them (a
+    person reads a rejected value as it was typed); `|` and line breaks are escaped, missing is empty."""
     if frame.empty:
         return "_(no rows)_"
     head = frame.head(rows).astype("string").fillna("")
-    head = head.apply(lambda column: column.str.slice(0, width).str.replace("|", "\\|", regex=False))
+
+    def cell(column: pd.Series) -> pd.Series:
+        text = column.str.slice(0, width) if width else column
+        return text.str.replace("|", "\\|", regex=False).str.replace(r"\r?\n", " ", regex=True)
+
+    head = head.apply(cell)
     lines = ["| " + " | ".join(map(str, head.columns)) + " |", "|" + "---|" * len(head.columns)]
     lines += ["| " + " | ".join(row) + " |" for row in head.itertuples(index=False, name=None)]
     more = f"\n\n_{len(frame) - rows} more rows_" if len(frame) > rows else ""

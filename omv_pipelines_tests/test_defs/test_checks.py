@@ -108,3 +108,15 @@ def test_the_drop_guard_asks_the_target_first_and_the_event_log_when_it_cannot_t
             dg.AssetMaterialization(key, metadata={"dagster/row_count": 2, REFUSED: "not published"})
         )
         assert previous_row_count(_Target(None), "d", instance, key, None) == 7
+
+
+def test_markdown_tables_show_values_whole_with_pipes_and_line_breaks_escaped():
+    """The UI's reports show a rejected value as it was typed: never cut, never `<NA>`."""
+    import pandas as pd
+
+    from omv_pipelines.defs.metadata import markdown_table
+
+    long = "Rue " + "très " * 30 + "longue"
+    text = markdown_table(pd.DataFrame({"raw_value": [long, "a|b\nc", None]}))
+    assert long in text and "a\\|b c" in text
+    assert "<NA>" not in text and "None" not in text
