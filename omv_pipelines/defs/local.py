@@ -7,7 +7,7 @@ import dagster as dg
 
 from omv_pipelines.catalog.models import CommuneConfig
 from omv_pipelines.defs.jobs import commune_run_request
-from omv_pipelines.defs.keys import DatasetKeys, dataset_of
+from omv_pipelines.defs.keys import DatasetKeys
 from omv_pipelines.defs.partitions import COMMUNES, commune_key
 from omv_pipelines.defs.scorecard import SCORECARD_KEY
 
@@ -61,30 +61,3 @@ def run_regional(
         run_config=QUIET,
         asset_selection=[*selection, SCORECARD_KEY] if scorecard else selection,
     )
-
-
-def run_summary(result: dg.ExecuteInProcessResult) -> list[str]:
-    """One line per dataset: rows read, valid, rejected; the publication; any failed step."""
-    lines = []
-    for event in result.get_asset_materialization_events():
-        materialization = event.step_materialization_data.materialization
-        path, metadata = materialization.asset_key.path, materialization.metadata
-        if "state" in metadata:  # not provided by the commune: nothing to say
-            continue
-        if "valid_rows" in metadata:
-            lines.append(
-                f"{'/'.join(path)}: {metadata['source_rows'].value} rows read, "
-                f"{metadata['valid_rows'].value} valid, "
-                f"{metadata['rejected_rows'].value} rejected, {metadata['warnings'].value} warnings"
-            )
-        elif (
-            dataset := dataset_of(materialization.asset_key)
-        ) and materialization.asset_key == DatasetKeys.of(dataset).odwb:
-            lines.append(f"{'/'.join(path)}: {metadata['status'].value} as {metadata['dataset_id'].value}")
-    for event in result.all_events:
-        if event.is_step_failure:
-            error = event.step_failure_data.error if event.step_failure_data else None
-            lines.append(
-                f"step {event.step_key} failed: {error.message.strip() if error else 'no error recorded'}"
-            )
-    return lines
