@@ -79,6 +79,7 @@ commune_sync_job = dg.define_asset_job(
     "commune's tags (omv/commune, omv/commune_name, omv/wfs_host), so its run limits apply. Datasets "
     "the commune does not provide materialise empty, as 'not provided'.",
     tags={tags.KIND: "commune"},
+    executor_def=dg.in_process_executor,
 )
 
 regional_job = dg.define_asset_job(
@@ -88,6 +89,7 @@ regional_job = dg.define_asset_job(
     "then the scorecard (tableau de bord: this morning's state of every commune × dataset) and its "
     "HTML report.",
     tags={tags.KIND: "regional"},
+    executor_def=dg.in_process_executor,
 )
 
 
