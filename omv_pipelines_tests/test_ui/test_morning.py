@@ -216,6 +216,7 @@ def test_screenshots_of_the_morning(morning):
         dismiss()
         page.get_by_text("[Show Markdown]").first.click()
         page.get_by_text("Gembloux (92142)").first.wait_for(timeout=30_000)
+        page.wait_for_timeout(1000)  # the dialog fades in: a shot taken earlier shows the page through it
         shot("7-this-morning.png")
         page.get_by_role("button", name="Close").click()
         page.get_by_text("needs_attention").first.scroll_into_view_if_needed()
