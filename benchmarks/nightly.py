@@ -196,6 +196,12 @@ class Tree:
 # ------------------------------------------------------------------------------------------- dagster
 
 
+def psutil_error() -> type[Exception]:
+    import psutil
+
+    return psutil.NoSuchProcess
+
+
 class Services:
     def __init__(self, home: Path, env: dict[str, str]):
         self.home, self.env = home, env
@@ -217,8 +223,16 @@ class Services:
         for name in [*names, *extra]:  # the Celery workers before their broker
             if process := self.processes.get(name):
                 try:
-                    os.killpg(process.pid, signal.SIGTERM)
-                except ProcessLookupError:
+                    if name.startswith("celery"):
+                        # The worker's main process only: it stops and reaps its pool processes (whose
+                        # CPU then counts); a signal to the whole group would orphan them.
+                        import psutil
+
+                        for child in psutil.Process(process.pid).children():
+                            child.terminate()
+                    else:
+                        os.killpg(process.pid, signal.SIGTERM)
+                except (ProcessLookupError, psutil_error()):
                     pass
                 try:
                     process.wait(timeout=60)
