@@ -46,7 +46,9 @@ class UnknownCommune(ValueError):
     """An INS code that is not a current Walloon commune."""
 
 
+@lru_cache(maxsize=4096)
 def slugify(text: str) -> str:
+    """Cached: partition keys and dataset owners ask for the same 262 names thousands of times a run."""
     from omv_pipelines.normalise.cast import canonical_typography  # here: normalise imports this module
 
     ascii_text = unicodedata.normalize("NFKD", canonical_typography(text)).encode("ascii", "ignore").decode()
