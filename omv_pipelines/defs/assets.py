@@ -1,17 +1,21 @@
 """The asset factory: for every dataset of the registry, the same five assets and their checks
-(keys in defs/keys.py: raw, table, quarantine, odwb per commune; regional for all communes).
+(keys in defs/keys.py: raw, table, quarantine, odwb per commune; regional for all communes), made by two
+steps per commune: the harvest (raw) and one step that normalises, checks and publishes (table,
+quarantine, publication). Two steps, not four: each step costs a commune run a dozen events and a
+table read back from storage, and the checks judge the table where it is made (docs/design-notes.md).
 
 A commune's run materialises every dataset. One it does not provide materialises with no rows and the
 metadata `state: not provided` (raw, table, quarantine, publication alike; its checks pass, described
 "not provided by <commune>"; nothing is published; the regional dataset ignores it), so that no partition
 of any asset reads "missing" or "failed" for it and no "missing" backfill selects it.
 
-A table the drop check flags is never the current value downstream assets read (the IO manager keeps it
-aside, see io_manager.REFUSED): the publication step reads it on purpose and refuses it with the
-project's `PublicationRefused` (commune, rows now and at the last publication, the allowed drop, how to
-force), so the run fails in those words. The publication's value is the table as published, stored only
-when publication succeeded; the regional asset reads those, so a commune whose table was refused (or
-whose run failed) contributes its last good publication, and the regional metadata says so.
+A table the drop check flags is never stored: the step records the quarantine report and the checks,
+then fails with the project's `PublicationRefused` (commune, rows now and at the last publication, the
+allowed drop, how to force; failure metadata `state: blocked`), so the table and publication partitions
+keep their last good value and the UI shows the run failed in those words. The publication's value is
+the table as published, stored only when publication succeeded; the regional asset reads those, so a
+commune whose table was refused (or whose run failed) contributes its last good publication, and the
+regional metadata says so.
 
 Every asset has the regional team as owner and a description; each partition's materialisation names
 the commune and its contact, and the publication links to the dataset online (ODWB URL or export path).
@@ -29,7 +33,7 @@ from omv_pipelines.catalog.communes import UnknownCommune
 from omv_pipelines.catalog.loader import CatalogEntry
 from omv_pipelines.defs import checks, tags
 from omv_pipelines.defs.failures import to_failure
-from omv_pipelines.defs.io_manager import LATEST_EVEN_IF_REFUSED, REFUSED
+from omv_pipelines.defs.io_manager import REFUSED
 from omv_pipelines.defs.keys import DatasetKeys
 from omv_pipelines.defs.metadata import markdown_table, table_metadata
 from omv_pipelines.defs.partitions import commune_label, communes_partitions, ins_of
@@ -150,9 +154,11 @@ def build_dataset_assets(dataset_key: str) -> list[dg.AssetsDefinition]:
                 kinds={"pandas", "parquet"},
                 tags=owner_tags,
                 owners=[TEAM],
+                is_required=False,
                 description=f"{title} — step 2 of 4, the commune's table in the shared schema"
                 + (f" ({standard['author']} {standard['name']} {standard['version']})" if standard else "")
-                + ": valid rows only, checked per commune (Checks tab).",
+                + ": valid rows only, checked per commune (Checks tab). A table the drop check refuses is "
+                "not stored: the partition keeps its last good table.",
             ),
             "quarantine": dg.AssetOut(
                 key=k.quarantine,
@@ -163,123 +169,110 @@ def build_dataset_assets(dataset_key: str) -> list[dg.AssetsDefinition]:
                 "source, one row each (rejected rows and warnings), with source row, field, error type, "
                 "message and raw value; the `report` metadata is the validation report.",
             ),
+            "publication": dg.AssetOut(
+                key=k.odwb,
+                kinds={"opendatasoft", "csv"},
+                tags=owner_tags,
+                owners=[TEAM],
+                is_required=False,
+                freshness_policy=FRESHNESS,
+                description=f"{title} — step 4 of 4, publication: the commune's dataset on ODWB (or in the "
+                "export folder without an API key); `url` or `path` in a partition's metadata links to it. "
+                "Its value is the table as published, stored only when publication succeeded.",
+            ),
         },
         ins={"raw": dg.AssetIn(k.raw)},
+        internal_asset_deps={
+            "table": {k.raw},
+            "quarantine": {k.raw},
+            "publication": {k.table, k.quarantine},
+        },
         partitions_def=communes_partitions,
         group_name=theme,
         check_specs=checks.table_check_specs(k.table),
-        name=f"normalise_{theme}_{schema.name}",
+        name=f"normalise_publish_{theme}_{schema.name}",
+        pool="odwb",
+        retry_policy=PUBLISH_RETRY,
     )
-    def normalised(
+    def normalise_publish(
         context: dg.AssetExecutionContext,
         catalog: CatalogResource,
         publisher: PublisherResource,
         raw: pd.DataFrame,
     ):
-        entry = commune_entry(context, catalog)
-        if dataset_key not in entry.config.datasets:
-            metadata = not_provided_metadata(entry, dataset_key)
-            yield dg.Output(flow.consolidate({}, schema), output_name="table", metadata=metadata)
-            yield dg.Output(pd.DataFrame(), output_name="quarantine", metadata=metadata)
-            yield from checks.not_provided_checks(k.table, entry.config.commune)
-            return
-        try:
-            result = flow.normalise_dataset(entry, dataset_key, raw)
-        except flow.FlowError as exc:
-            raise to_failure(exc) from exc
-        report = flow.report_table(result)
-        summary: dict[str, Any] = {
-            **commune_metadata(entry, provided=True),
-            "source_rows": result.source_rows,
-            "valid_rows": len(result.valid),
-            "rejected_rows": result.rejected_rows,
-            "warnings": len(result.warnings),
-            "unknown_columns": ", ".join(result.unknown_columns) or "none",
-        }
-        previous = checks.previous_row_count(
-            publisher.target(),
-            entry.config.dataset_id(dataset_key),
-            context.instance,
-            k.odwb,
-            context.partition_key,
-            log=context.log,
-        )
-        max_drop = entry.config.datasets[dataset_key].max_row_drop
-        check_results = list(
-            checks.table_checks(
-                k.table,
-                result.valid,
-                schema,
-                entry.config.commune,
-                previous,
-                max_drop,
-                forced=_forced(context),
-                rejected=result.rejected,
-                source_rows=result.source_rows,
-            )
-        )
-        # Judged before the table is stored: a refused table is kept aside, never the current value.
-        refusal = _drop_refusal(check_results)
-        table_meta: dict[str, Any] = {
-            **table_metadata(result.valid, schema.fields),
-            **summary,
-            **({REFUSED: refusal} if refusal else {}),
-        }
-        yield dg.Output(result.valid, output_name="table", metadata=table_meta)
-        report_meta: dict[str, Any] = {
-            **table_metadata(report),
-            "report": dg.MetadataValue.md(checks.report_markdown(result)),
-        }
-        yield dg.Output(report, output_name="quarantine", metadata=report_meta)
-        yield from check_results
-
-    @dg.asset(
-        key=k.odwb,
-        ins={
-            # The latest table, refused or not: a refused one is refused again below, in our words.
-            "table": dg.AssetIn(k.table, metadata={LATEST_EVEN_IF_REFUSED: True}),
-            "report": dg.AssetIn(k.quarantine),
-        },
-        partitions_def=communes_partitions,
-        group_name=theme,
-        kinds={"opendatasoft", "csv"},
-        tags=owner_tags,
-        owners=[TEAM],
-        description=f"{title} — step 4 of 4, publication: the commune's dataset on ODWB (or in the export "
-        "folder without an API key); `url` or `path` in a partition's metadata links to it. Its value is "
-        "the table as published, kept only when publication succeeded.",
-        pool="odwb",
-        freshness_policy=FRESHNESS,
-        retry_policy=PUBLISH_RETRY,
-    )
-    def publication(
-        context: dg.AssetExecutionContext,
-        catalog: CatalogResource,
-        publisher: PublisherResource,
-        table: pd.DataFrame,
-        report: pd.DataFrame,
-    ) -> dg.Output[pd.DataFrame]:
-        """The table as published: the IO manager stores it only when publication succeeded, so this asset's
-        value for each commune is its last good publication (what the regional dataset gathers)."""
+        """One step from the harvested rows to the portal: normalise, check, publish. The table and the
+        publication are stored only when they passed (a refused table never becomes the current value);
+        the quarantine report is stored always (it says why)."""
         entry = commune_entry(context, catalog)
         config = entry.config
         if dataset_key not in config.datasets:
-            return dg.Output(table, metadata=not_provided_metadata(entry, dataset_key))
+            metadata = not_provided_metadata(entry, dataset_key)
+            empty = flow.consolidate({}, schema)
+            yield dg.Output(empty, output_name="table", metadata=metadata)
+            yield dg.Output(pd.DataFrame(), output_name="quarantine", metadata=metadata)
+            yield dg.Output(empty, output_name="publication", metadata=metadata)
+            yield from checks.not_provided_checks(k.table, config.commune)
+            return
+        about = f"{config.commune.name} ({config.ins_code}) — {dataset_key}"
+        try:
+            result = flow.normalise_dataset(entry, dataset_key, raw)
+        except flow.FlowError as exc:
+            raise to_failure(exc, about=about) from exc
+        report = flow.report_table(result)
+        yield dg.Output(
+            report,
+            output_name="quarantine",
+            metadata={
+                **table_metadata(report),
+                "report": dg.MetadataValue.md(checks.report_markdown(result)),
+            },
+        )
         target = publisher.target()
         dataset_id = config.dataset_id(dataset_key)
-        about = f"{config.commune.name} ({config.ins_code}) — {dataset_key}"
+        # What is online now (the target's answer, else the event log's): judged once, by the drop check
+        # and by the guard below, and again by the target against what it finds when it publishes.
         previous = checks.previous_row_count(
             target, dataset_id, context.instance, k.odwb, context.partition_key, log=context.log
         )
         max_row_drop = config.datasets[dataset_key].max_row_drop
+        yield from checks.table_checks(
+            k.table,
+            result.valid,
+            schema,
+            config.commune,
+            previous,
+            max_row_drop,
+            forced=_forced(context),
+            rejected=result.rejected,
+            source_rows=result.source_rows,
+        )
         try:
-            # The event log's answer when the target has none; the target guards again against what is online.
-            guard(dataset_id, len(table), previous, max_row_drop=max_row_drop, force=_forced(context))
+            guard(dataset_id, len(result.valid), previous, max_row_drop=max_row_drop, force=_forced(context))
         except PublicationRefused as exc:
-            raise to_failure(exc, about=about, state="blocked") from exc
+            # Nothing stored: the table and publication partitions keep their last good value.
+            raise to_failure(
+                exc,
+                about=about,
+                state="blocked",
+                dataset=dataset_key,
+                preview=f"omv preview {entry.path.name} shows the refused table and its report",
+            ) from exc
+        yield dg.Output(
+            result.valid,
+            output_name="table",
+            metadata={
+                **table_metadata(result.valid, schema.fields),
+                **commune_metadata(entry, provided=True),
+                "source_rows": result.source_rows,
+                "valid_rows": len(result.valid),
+                "rejected_rows": result.rejected_rows,
+                "warnings": len(result.warnings),
+                "unknown_columns": ", ".join(result.unknown_columns) or "none",
+            },
+        )
         published = publish(
             publisher,
-            table,
+            result.valid,
             schema,
             dataset_id=dataset_id,
             metadata=flow.commune_metadata(entry, schema),
@@ -288,9 +281,12 @@ def build_dataset_assets(dataset_key: str) -> list[dg.AssetsDefinition]:
             max_row_drop=max_row_drop,
             force=_forced(context),
             about=about,
+            dataset=dataset_key,
         )
-        return dg.Output(
-            table, metadata={**commune_metadata(entry, provided=True), **publication_metadata(published)}
+        yield dg.Output(
+            result.valid,
+            output_name="publication",
+            metadata={**commune_metadata(entry, provided=True), **publication_metadata(published)},
         )
 
     @dg.asset(
@@ -363,7 +359,7 @@ def build_dataset_assets(dataset_key: str) -> list[dg.AssetsDefinition]:
                 allow_retries=False,
             )
 
-    return [raw, normalised, publication, regional]
+    return [raw, normalise_publish, regional]
 
 
 def publish(
@@ -378,6 +374,7 @@ def publish(
     max_row_drop: float,
     force: bool = False,
     about: str | None = None,
+    dataset: str | None = None,
 ) -> Publication:
     """Through the configured target (ODWB, else the export folder, where the report goes too); a failure
     is retried only when the error says a retry can help (not a wrong key nor another's dataset). The
@@ -395,18 +392,14 @@ def publish(
             force=force,
         )
     except PublicationRefused as exc:
-        raise to_failure(exc, about=about, state="blocked") from exc
+        raise to_failure(
+            exc, about=about, state="blocked", **({"dataset": dataset} if dataset else {})
+        ) from exc
     except OmvError as exc:
         raise to_failure(exc, about=about) from exc
     if log is not None:
         log.info(f"{published.dataset_id}: {published.status} ({target})")
     return published
-
-
-def _drop_refusal(check_results: list[dg.AssetCheckResult]) -> str | None:
-    """The description of the failed drop check, if it failed (forced drops pass it)."""
-    failed = [r for r in check_results if r.check_name == checks.ROW_DROP and not r.passed]
-    return (failed[0].description or "refused by the row-drop check") if failed else None
 
 
 def _when(timestamp: float) -> str:

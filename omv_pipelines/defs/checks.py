@@ -1,11 +1,12 @@
 """Asset checks, run inline with the assets they check, and the validation report shown in the UI.
 
 On each commune's table, recorded per commune partition (the Checks tab of a partition shows that
-commune's results, each description naming the commune): schema conformance, INS code of every row = the
-partition, unique ids, geometries inside Wallonia (its real boundaries, `geography.place`, as in
+commune's results, each description naming the commune): conformance (the schema's columns and types,
+the partition's INS code on every row, unique ids: one check, its metadata saying which rule failed),
+geometries inside Wallonia (its real boundaries, `geography.place`, as in
 normalise), rows rejected by validation (WARN: the count and the top reasons), and the drop check that
 flags an empty table or an unexplained drop in rows since the last publication (ERROR, not blocking: the
-publication step itself refuses such a table, in the project's words, see assets.py).
+step that made the table then refuses to store or publish it, in the project's words, see assets.py).
 A commune that does not provide the dataset gets every check passed, described "not provided by …".
 On each regional table: schema conformance, unique ids and the same drop check against the regional
 dataset's own last publication.
@@ -35,7 +36,6 @@ from omv_pipelines.publish.targets import Target
 from omv_pipelines.schemas import DatasetSchema
 
 SCHEMA = "schema_conformance"
-INS_CODE = "ins_code_is_partition"
 UNIQUE_IDS = "unique_ids"
 IN_WALLONIA = "coordinates_in_wallonia"
 ROW_DROP = "no_unexplained_row_drop"
@@ -73,9 +73,12 @@ def table_check_specs(key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
             )
 
     return [
-        spec(SCHEMA, "Columns, order and types are exactly the schema's; required fields filled."),
-        spec(INS_CODE, "Every row's ins_code is the commune of the partition."),
-        spec(UNIQUE_IDS, "Every id appears once and starts with the commune's INS code."),
+        spec(
+            SCHEMA,
+            "Columns, order and types are exactly the schema's; required fields filled; every row's "
+            "ins_code is the commune of the partition; every id appears once and starts with the "
+            "commune's INS code.",
+        ),
         spec(
             IN_WALLONIA,
             "Every point lies in Wallonia and every line or polygon reaches it without leaving Belgium "
@@ -90,8 +93,8 @@ def table_check_specs(key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
         spec(
             ROW_DROP,
             "Fails (ERROR) on an empty table or one that lost max_row_drop or more of its rows since the "
-            "last publication; the publication step then refuses it and the last good publication stays "
-            "online.",
+            "last publication; the table is then neither stored nor published and the last good "
+            "publication stays online.",
         ),
     ]
 
@@ -150,51 +153,7 @@ def table_checks(
 ) -> Iterator[dg.AssetCheckResult]:
     """Every check of a commune's table; each description starts with the commune's name."""
     who = _label(commune)
-    problems = schema_problems(table, schema)
-    yield dg.AssetCheckResult(
-        check_name=SCHEMA,
-        asset_key=key,
-        passed=not problems,
-        description=f"{who}: "
-        + (
-            f"{len(problems)} problem(s): {_listed(problems, 3)}"
-            if problems
-            else "columns and types as the schema"
-        ),
-        metadata={"problems": dg.MetadataValue.json(problems[:20])},
-    )
-    if "ins_code" in table:
-        others = sorted(set(table["ins_code"].dropna()) - {commune.ins_code})
-        yield dg.AssetCheckResult(
-            check_name=INS_CODE,
-            asset_key=key,
-            passed=not others,
-            description=f"{who}: "
-            + (
-                f"rows of other communes: {_listed(others)}" if others else f"every row is {commune.ins_code}"
-            ),
-            metadata={"expected": commune.ins_code, "other_codes": dg.MetadataValue.json(others[:20])},
-        )
-    else:
-        yield dg.AssetCheckResult(
-            check_name=INS_CODE, asset_key=key, passed=True, description=f"{who}: the schema has no ins_code"
-        )
-    ids = table[schema.primary_key] if schema.primary_key in table else pd.Series(dtype="string")
-    duplicates = sorted(ids[ids.duplicated()].dropna().unique().tolist())
-    wrong_prefix = int((~ids.str.startswith(commune.ins_code + "-").fillna(False)).sum())
-    id_problems = ([f"duplicated: {_listed(duplicates)}"] if duplicates else []) + (
-        [f"{wrong_prefix} id(s) not starting with {commune.ins_code}-"] if wrong_prefix else []
-    )
-    yield dg.AssetCheckResult(
-        check_name=UNIQUE_IDS,
-        asset_key=key,
-        passed=not id_problems,
-        description=f"{who}: " + ("; ".join(id_problems) if id_problems else f"{len(ids)} unique ids"),
-        metadata={
-            "duplicates": dg.MetadataValue.json(duplicates[:20]),
-            "ids_without_ins_prefix": wrong_prefix,
-        },
-    )
+    yield conformance_check(key, table, schema, commune, who)
     geometry = next((f["name"] for f in schema.fields if f["type"] == "geojson"), None)
     if geometry and geometry in table:
         # The published GeoJSON text read back and held to the map by the same code as normalise.
@@ -229,6 +188,44 @@ def table_checks(
         )
     yield rejected_rows_check(key, who, rejected, source_rows)
     yield row_drop_check(key, len(table), previous_row_count, max_row_drop, forced=forced, who=who)
+
+
+def conformance_check(
+    key: dg.AssetKey, table: pd.DataFrame, schema: DatasetSchema, commune: Commune, who: str
+) -> dg.AssetCheckResult:
+    """The table is what the schema and the partition promise: columns, types, required fields, the
+    commune's INS code on every row, ids unique and prefixed by it. One check, not three: normalise
+    guarantees all of it by construction, so this is a safety net, and each check result costs the run
+    three events; the metadata still says which rule failed."""
+    problems = []  # whose rows and which ids first: the most telling, shown in the description
+    others = sorted(set(table["ins_code"].dropna()) - {commune.ins_code}) if "ins_code" in table else []
+    if others:
+        problems.append(f"rows of other communes: {_listed(others)}")
+    ids = table[schema.primary_key] if schema.primary_key in table else pd.Series(dtype="string")
+    duplicates = sorted(ids[ids.duplicated()].dropna().unique().tolist())
+    if duplicates:
+        problems.append(f"duplicated ids: {_listed(duplicates)}")
+    wrong_prefix = int((~ids.str.startswith(commune.ins_code + "-").fillna(False)).sum())
+    if wrong_prefix:
+        problems.append(f"{wrong_prefix} id(s) not starting with {commune.ins_code}-")
+    problems += schema_problems(table, schema)
+    return dg.AssetCheckResult(
+        check_name=SCHEMA,
+        asset_key=key,
+        passed=not problems,
+        description=f"{who}: "
+        + (
+            f"{len(problems)} problem(s): {_listed(problems, 3)}"
+            if problems
+            else f"columns and types as the schema, every row {commune.ins_code}, {len(ids)} unique ids"
+        ),
+        metadata={
+            "problems": dg.MetadataValue.json(problems[:20]),
+            "other_codes": dg.MetadataValue.json(others[:20]),
+            "duplicates": dg.MetadataValue.json(duplicates[:20]),
+            "ids_without_ins_prefix": wrong_prefix,
+        },
+    )
 
 
 def top_reasons(rejected: pd.DataFrame | None, limit: int = TOP_REASONS) -> list[tuple[str, int]]:
@@ -279,7 +276,7 @@ def rejected_rows_check(
 
 def not_provided_checks(key: dg.AssetKey, commune: Commune) -> Iterator[dg.AssetCheckResult]:
     """A dataset the commune does not provide: nothing to judge, every check passes and says so."""
-    for name in (SCHEMA, INS_CODE, UNIQUE_IDS, IN_WALLONIA, REJECTED, ROW_DROP):
+    for name in (SCHEMA, IN_WALLONIA, REJECTED, ROW_DROP):
         yield dg.AssetCheckResult(
             check_name=name,
             asset_key=key,
@@ -299,7 +296,7 @@ def row_drop_check(
     who: str | None = None,
 ) -> dg.AssetCheckResult:
     """The drop check: no empty table, no drop of `max_row_drop` or more unless forced (never when empty).
-    ERROR, not blocking: the publication step refuses what it flags (assets.py)."""
+    ERROR, not blocking: the step that made the table refuses what it flags (assets.py)."""
     reason = refusal_reason(rows, previous_row_count, max_row_drop)
     forced = forced and can_force(rows)
     prefix = f"{who}: " if who else ""

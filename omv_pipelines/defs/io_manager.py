@@ -6,11 +6,9 @@
 An unpartitioned asset that reads a partitioned one receives {ins_code: table} for the communes whose
 table exists: a commune that does not provide a dataset (or never published it) simply has no file.
 
-An output refused by its drop check carries `REFUSED` in its metadata: it is written beside the current
-value as `<partition>.refused.parquet` (to look at), never over it, so downstream assets keep reading the
-last value that passed (Dagster itself hands a refused output's file to the next reader otherwise).
-One reader asks for the refused table on purpose: the commune's own publication step, whose input says
-`LATEST_EVEN_IF_REFUSED` in its metadata; it then refuses to publish in the project's words (assets.py).
+An output that carries `REFUSED` in its metadata (a regional table its checks kept from publication) is
+written beside the current value as `<name>.refused.parquet` (to look at), never over it, so readers
+keep the last value that passed. (A commune's refused table is not stored at all: assets.py.)
 
 Each write goes to its own temporary file beside the target (a unique name: two runs of the same commune
 at once never share one) and replaces the target in one step, so a reader sees a complete table, old or
@@ -81,10 +79,6 @@ def write_parquet(fs, path: str, frame: pd.DataFrame) -> None:
 REFUSED = "omv/refused"
 
 
-# Input metadata: this reader gets the partition's refused table when there is one (the publication step).
-LATEST_EVEN_IF_REFUSED = "omv/latest_even_if_refused"
-
-
 def is_refused(metadata) -> bool:
     value = metadata.get(REFUSED)
     value = getattr(value, "value", value)
@@ -142,10 +136,6 @@ class ParquetIOManager(dg.ConfigurableIOManager):
             return tables
         partition = context.asset_partition_key if context.has_asset_partitions else None
         path = self._path(root, key, partition)
-        if (context.definition_metadata or {}).get(LATEST_EVEN_IF_REFUSED) and fs.exists(
-            refused := self._path(root, key, partition, ".refused.parquet")
-        ):
-            path = refused  # it exists only while the partition's latest value is a refused one
         if not fs.exists(path):
             raise FileNotFoundError(
                 f"no stored table for {key.to_user_string()}"

@@ -8,8 +8,8 @@ One `DatasetState` per active commune × dataset, from what the instance recorde
 - the stored `quarantine/<theme>/<ds>` table of the commune (the latest validation report): the rows
   rejected and their reasons, the geometries outside the commune;
 - the latest run planned to publish it: when it is not the one that published, that run was blocked
-  (its table materialisation carries the refusal of the blocking check `no_unexplained_row_drop`) or it
-  failed (a run that failed or was cancelled); a run still in progress changes nothing yet.
+  (the dataset's step failed with `state: blocked`: the drop check refused its table) or it failed (a
+  run that failed or was cancelled); a run still in progress changes nothing yet.
 
 The instance is asked a fixed number of questions per dataset (the latest event id per partition, then
 the records by id, in batches), not one per commune × dataset. Then `build_scorecard`, the scorecard
@@ -39,7 +39,6 @@ import pandas as pd
 
 from omv_pipelines.catalog.loader import Catalog
 from omv_pipelines.defs.assets import publication_metadata
-from omv_pipelines.defs.io_manager import is_refused
 from omv_pipelines.defs.keys import DatasetKeys, all_dataset_keys
 from omv_pipelines.defs.metadata import markdown_table
 from omv_pipelines.defs.partitions import commune_key
@@ -103,6 +102,25 @@ def run_statuses(instance: dg.DagsterInstance, run_ids: set[str]) -> dict[str, d
     return statuses
 
 
+def blocked_datasets(instance: dg.DagsterInstance, run_ids: set[str]) -> set[tuple[str, str]]:
+    """(run id, dataset) for each dataset step of these runs that failed because publication was refused
+    (failure metadata `state: blocked`, `dataset: <theme>/<dataset>`): one query per failed run."""
+    blocked = set()
+    for run_id in sorted(run_ids):
+        records = instance.get_records_for_run(
+            run_id, of_type=dg.DagsterEventType.STEP_FAILURE, limit=1000
+        ).records
+        for record in records:
+            event = record.event_log_entry.dagster_event
+            failure = event.step_failure_data if event is not None else None
+            user = failure.user_failure_data if failure is not None else None
+            metadata = user.metadata if user is not None else {}
+            state, dataset = (getattr(metadata.get(k), "value", None) for k in ("state", "dataset"))
+            if state == "blocked" and dataset:
+                blocked.add((run_id, str(dataset)))
+    return blocked
+
+
 def _metadata_value(record: dg.EventLogRecord, name: str) -> Any:
     materialization = record.asset_materialization
     value = materialization.metadata.get(name) if materialization else None
@@ -139,10 +157,7 @@ def dataset_states(
     statuses = run_statuses(
         instance, {planned[d][code].run_id for d, codes in unpublished.items() for code in codes}
     )
-    tables = {  # that run's table: refused by the blocking drop check?
-        dataset: latest_records(instance, DatasetKeys.of(dataset).table, codes)
-        for dataset, codes in unpublished.items()
-    }
+    blocked = blocked_datasets(instance, {run_id for run_id, s in statuses.items() if s in FAILED})
 
     states = []
     for code, entry in sorted(active.items()):
@@ -156,13 +171,7 @@ def dataset_states(
             state = None
             latest_run = planned[dataset].get(key)
             if latest_run is not None and key in unpublished[dataset]:
-                table = tables[dataset].get(key)
-                if (
-                    table is not None
-                    and table.run_id == latest_run.run_id
-                    and table.asset_materialization is not None
-                    and is_refused(table.asset_materialization.metadata)
-                ):
+                if (latest_run.run_id, dataset) in blocked:
                     state = "blocked"
                 elif statuses.get(latest_run.run_id) in FAILED:
                     state = "failed"

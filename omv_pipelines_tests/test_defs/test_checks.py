@@ -8,7 +8,7 @@ from omv_pipelines.defs.checks import (
     IN_WALLONIA,
     REGIONAL_MAX_ROW_DROP,
     ROW_DROP,
-    UNIQUE_IDS,
+    SCHEMA,
     previous_row_count,
     regional_checks,
     table_checks,
@@ -57,11 +57,24 @@ def test_duplicate_ids_and_the_blocking_row_drop():
     table = _with_geometries(['{"coordinates": [3.95, 50.45], "type": "Point"}'] * 2)
     table["id"] = "53053-1"
     results = _results(table, previous=10)
-    assert not results[UNIQUE_IDS].passed
+    conformance = results[SCHEMA]  # one check for the schema, the INS code and the ids
+    assert not conformance.passed and "duplicated ids: 53053-1" in (conformance.description or "")
+    assert conformance.metadata["duplicates"].value == ["53053-1"]
     assert not results[ROW_DROP].passed and "2 rows against 10" in results[ROW_DROP].description
     assert _results(table, previous=10, forced=True)[ROW_DROP].passed
     empty = _results(_empty_table(), previous=10, forced=True)[ROW_DROP]
     assert not empty.passed and "empty" in empty.description  # never forced through
+
+
+def test_rows_of_another_commune_fail_the_conformance_check_and_say_which():
+    table = _with_geometries(['{"coordinates": [3.95, 50.45], "type": "Point"}'] * 2)
+    table.loc[1, "ins_code"] = "92094"
+    table.loc[1, "id"] = "92094-1"
+    result = _results(table)[SCHEMA]
+    assert not result.passed
+    assert "rows of other communes: 92094" in (result.description or "")
+    assert "1 id(s) not starting with 53053-" in (result.description or "")
+    assert result.metadata["other_codes"].value == ["92094"]
 
 
 def _regional(table, previous, forced=False) -> dg.AssetCheckResult:

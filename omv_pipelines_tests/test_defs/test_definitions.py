@@ -27,8 +27,7 @@ def test_every_dataset_has_its_five_assets_and_checks():
         checks = {c.name for c in graph.asset_check_keys if c.asset_key == DatasetKeys.of(dataset_key).table}
         assert {
             "schema_conformance",
-            "ins_code_is_partition",
-            "unique_ids",
+            "coordinates_in_wallonia",
             "no_rejected_rows",
             "no_unexplained_row_drop",
         } <= checks

@@ -96,8 +96,6 @@ def test_demo_materialises_every_commune_with_checks_passing(shared_demo_run):
         checks = _check_results(result)
         assert set(checks) == {
             "schema_conformance",
-            "ins_code_is_partition",
-            "unique_ids",
             "coordinates_in_wallonia",
             "no_rejected_rows",
             "no_unexplained_row_drop",
@@ -255,7 +253,7 @@ def test_a_shrunken_source_never_replaces_the_last_good_publication(demo_run):
     _rewrite(pipeline.catalog_dir, "92094-namur.yaml", keep_two_rows)
     catalog = _catalog(pipeline)
     refused = run_commune(pipeline.defs, pipeline.instance, catalog.get("92094").config)
-    assert not refused.success, "the publication step must refuse the shrunken table"
+    assert not refused.success, "the step must refuse the shrunken table"
     assert _check_results(refused)["no_unexplained_row_drop"] is False
     assert (pipeline.export_dir / "namur-defibrillateurs.csv").read_bytes() == good
     # The project's own words: commune, rows now and at the last publication, the allowed drop, how to force.
@@ -268,9 +266,20 @@ def test_a_shrunken_source_never_replaces_the_last_good_publication(demo_run):
     assert "now 2 rows, online 12, allowed drop below 50%" in message
     assert "omv/force_publish=true" in message
     assert "DagsterAssetCheckFailedError" not in message and "blocking" not in message
+    [failure] = [e.step_failure_data.user_failure_data for e in refused.all_events if e.is_step_failure]
+    assert failure.metadata["state"].value == "blocked"
+    assert failure.metadata["dataset"].value == DEFIBRILLATORS
+    # The refused table is never the current value: nothing stored, the table and the publication
+    # partitions keep their last materialisation (an earlier run's), the quarantine report is the new one.
     tables = pipeline.data_dir / "tables"
-    assert len(pd.read_parquet(tables / "resilience/defibrillateurs/92094-namur.refused.parquet")) == 2
     assert len(pd.read_parquet(tables / "resilience/defibrillateurs/92094-namur.parquet")) == 12
+    assert not list(tables.rglob("*.refused.parquet"))
+    keys = DatasetKeys.of(DEFIBRILLATORS)
+    for key in (keys.table, keys.odwb):
+        latest = pipeline.instance.get_latest_materialization_event(key)
+        assert latest is not None and latest.run_id != refused.run_id, key
+    report = pipeline.instance.get_latest_materialization_event(keys.quarantine)
+    assert report is not None and report.run_id == refused.run_id
 
     forced = run_commune(
         pipeline.defs, pipeline.instance, catalog.get("92094").config, tags={tags.FORCE_PUBLISH: "true"}

@@ -50,21 +50,3 @@ def test_a_refused_output_is_kept_aside_and_readers_keep_the_last_value_that_pas
     _materialise(io_manager, [table], "a", rows=11)  # passed again: the refused one is gone
     assert len(pd.read_parquet(tmp_path / "table/a.parquet")) == 11
     assert not (tmp_path / "table/a.refused.parquet").exists()
-
-
-def test_only_a_reader_that_asks_gets_the_partitions_refused_table(tmp_path):
-    """The publication step reads the latest table, refused or not, to refuse it in the project's words."""
-    from omv_pipelines.defs.io_manager import LATEST_EVEN_IF_REFUSED
-
-    io_manager = ParquetIOManager(base_path=str(tmp_path))
-    _materialise(io_manager, [table], "a", rows=12)
-    _materialise(io_manager, [table], "a", rows=1, refuse=True)
-
-    def load(metadata):
-        context = dg.build_input_context(
-            asset_key=dg.AssetKey("table"), partition_key="a", definition_metadata=metadata
-        )
-        return io_manager.load_input(context)
-
-    assert len(load({LATEST_EVEN_IF_REFUSED: True})) == 1
-    assert len(load({})) == 12

@@ -102,9 +102,9 @@ def test_a_blocked_commune_contributes_its_last_good_publication(demo_wfs, pipel
     refused = run_commune(pipeline.defs, pipeline.instance, namur)
     assert not refused.success
     assert not _check(refused, KEYS.table, "no_unexplained_row_drop").passed
-    # The refused table is kept aside; the table downstream assets read is still the last one that passed.
+    # The refused table is not stored: what downstream assets read is still the last one that passed.
     tables = pipeline.data_dir / "tables"
-    assert len(pd.read_parquet(tables / "resilience/defibrillateurs/92094-namur.refused.parquet")) == 1
+    assert not (tables / "resilience/defibrillateurs/92094-namur.refused.parquet").exists()
     assert len(pd.read_parquet(tables / "resilience/defibrillateurs/92094-namur.parquet")) == 12
     assert (
         len(pd.read_parquet(tables / "odwb/resilience/defibrillateurs_publication/92094-namur.parquet")) == 12

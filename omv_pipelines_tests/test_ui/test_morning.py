@@ -44,6 +44,13 @@ query($key: AssetKeyInput!) {
   }
 }"""
 
+LATEST_OF_PARTITION = """
+query($key: AssetKeyInput!, $partition: String!) {
+  assetNodeOrError(assetKey: $key) {
+    ... on AssetNode { assetMaterializations(partitions: [$partition], limit: 1) { runId } }
+  }
+}"""
+
 RUNS = """
 { runsOrError(limit: 50) { ... on Runs { results { runId status jobName tags { key value } } } } }"""
 
@@ -110,7 +117,7 @@ def test_graphql_says_what_the_pictures_show(morning):
     assert re.match(r"Liège \(62063\): 2 of 11 source rows rejected", rejected["evaluation"]["description"])
     roadworks = services.graphql(
         CHECKS,
-        {"key": {"path": ["mobility", "travaux_voiries"]}, "check": "unique_ids", "partition": "62063-liege"},
+        {"key": {"path": ["mobility", "travaux_voiries"]}, "check": "schema_conformance", "partition": "62063-liege"},
     )["assetCheckExecutions"]
     assert roadworks[0]["evaluation"]["description"] == "not provided by Liège (62063)"
 
@@ -123,11 +130,20 @@ def test_graphql_says_what_the_pictures_show(morning):
     assert _tags(by_id[scenario.runs["mons"]])["omv/wfs_host"] == "127.0.0.1"
     events = services.graphql(RUN_FAILURE, {"runId": scenario.runs["namur"]})["logsForRun"]["events"]
     failures = [e for e in events if e["__typename"] == "ExecutionStepFailureEvent"]
-    [refusal] = [e["failureMetadata"]["description"] for e in failures if "publication" in e["stepKey"]]
+    [refusal] = [
+        e["failureMetadata"]["description"]
+        for e in failures
+        if e["stepKey"] == "normalise_publish_resilience_defibrillateurs"
+    ]
     assert refusal.startswith(
         "Namur (92094) — resilience/defibrillateurs: namur-defibrillateurs: not published"
     )
     assert "now 2 rows, online 12, allowed drop below 50%" in refusal and "omv/force_publish=true" in refusal
+    # The refused table never became current: Namur's table and publication are an earlier run's.
+    for key in (TABLE, ["odwb", *TABLE[:-1], f"{TABLE[-1]}_publication"]):
+        node = services.graphql(LATEST_OF_PARTITION, {"key": {"path": key}, "partition": "92094-namur"})
+        [latest] = node["assetNodeOrError"]["assetMaterializations"]
+        assert latest["runId"] != scenario.runs["namur"], key
 
     # This morning: every active commune × dataset, as Markdown.
     [latest] = services.graphql(SCORECARD)["assetNodeOrError"]["assetMaterializations"]
@@ -190,7 +206,7 @@ def test_screenshots_of_the_morning(morning):
         shot("1-asset-graph.png")
         visit("/assets/resilience/defibrillateurs?view=partitions", "92142-gembloux")
         click("92094-namur")
-        page.get_by_text("omv/refused").first.wait_for(timeout=30_000)
+        page.get_by_text("Namur (92094)").first.wait_for(timeout=30_000)
         shot("2-partitions.png")
 
         visit(
