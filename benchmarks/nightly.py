@@ -133,6 +133,7 @@ class Tree:
         self.psutil = psutil
         self.roots: list[int] = []
         self.peak_rss = 0.0
+        self.peak_pss = 0.0
         self.peak_processes = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
@@ -174,15 +175,20 @@ class Tree:
         return found
 
     def _sample(self) -> None:
+        """RSS counts the pages a forked worker shares with its parent twice; PSS shares them out, so the
+        PSS sum is the memory the tree really holds. Both are reported; the summary line keeps RSS."""
         while not self._stop.wait(0.5):
-            rss, count = 0, 0
+            rss, pss, count = 0, 0, 0
             for process in self.processes():
                 try:
-                    rss += process.memory_info().rss
+                    full = process.memory_full_info()
+                    rss += full.rss
+                    pss += getattr(full, "pss", full.rss)
                     count += 1
-                except self.psutil.NoSuchProcess:
+                except (self.psutil.NoSuchProcess, self.psutil.AccessDenied):
                     pass
             self.peak_rss = max(self.peak_rss, rss / 2**20)
+            self.peak_pss = max(self.peak_pss, pss / 2**20)
             self.peak_processes = max(self.peak_processes, count)
 
     def start(self) -> None:
@@ -536,6 +542,7 @@ def run_dagster(catalog_dir: Path, work: Path, n: int, args: argparse.Namespace)
     result["cpu_s"] = children_cpu() - before - startup_cpu + result.get("postgres_server_cpu_s", 0.0)
     result["startup_cpu_s"] = startup_cpu
     result["peak_rss_mb"] = tree.peak_rss
+    result["peak_pss_mb"] = tree.peak_pss
     result["peak_processes"] = tree.peak_processes
     return result
 
@@ -616,20 +623,23 @@ def main() -> None:
     print(f"load after: {os.getloadavg()}")
     floor_a, floor_b = fit([(r["n"], r["floor"]["cpu_s"]) for r in results])
     dag_a, dag_b = fit([(r["n"], r["dagster"]["cpu_s"]) for r in results])
-    # Wall: the commune phase scales with N; the sensor wait (≤ its 300 s interval) and the regional run
-    # are added as measured at the largest N (the regional run reads every commune: linear too).
+    # Wall: the commune phase scales with N; the sensor wait (≤ its interval, counted whole) and the
+    # regional run are added as measured at the largest N (the regional run reads every commune: linear).
+    from omv_pipelines.defs.sensors import regional_rebuild_sensor
+
+    sensor_s = regional_rebuild_sensor.minimum_interval_seconds or 30
     phase_a, phase_b = fit([(r["n"], r["dagster"]["tick_to_communes_done_s"]) for r in results])
     last = results[-1]
     night = last["dagster"]
     regional_per_commune = night["regional_run_s"] / last["n"]
-    projected = phase_a + phase_b * 261 + 300 + regional_per_commune * 261
+    projected = phase_a + phase_b * 261 + sensor_s + regional_per_commune * 261
     print(
         f"fitted CPU-s: floor {floor_a:.1f} + {floor_b:.2f}/commune; "
         f"dagster {dag_a:.1f} + {dag_b:.2f}/commune (ratio of slopes {dag_b / floor_b:.2f})"
     )
     print(
         f"fitted wall-s, tick → last commune run: {phase_a:.1f} + {phase_b:.2f}/commune; "
-        f"projected 261 with the sensor's 300 s and the regional run: {projected:.0f} s"
+        f"projected 261 with the sensor's {sensor_s} s and the regional run: {projected:.0f} s"
     )
     for r in results:
         d = r["dagster"]
@@ -641,7 +651,8 @@ def main() -> None:
             f"sensor wait {d['sensor_wait_s']:.0f} s, regional {d['regional_run_s']:.0f} s), "
             f"ratio {d['cpu_s'] / r['floor']['cpu_s']:.2f}; events {d['events']} "
             f"({d['events'] / r['n']:.0f}/commune), event log {d['event_log_mb']:.1f} MB "
-            f"({d['event_log_mb'] / r['n']:.2f} MB/commune); UI: {ui}"
+            f"({d['event_log_mb'] / r['n']:.2f} MB/commune); peak RSS {d['peak_rss_mb']:.0f} MB, "
+            f"PSS {d['peak_pss_mb']:.0f} MB; UI: {ui}"
         )
     r = last
     print(
