@@ -219,14 +219,11 @@ def build_dataset_assets(dataset_key: str) -> list[dg.AssetsDefinition]:
         except flow.FlowError as exc:
             raise to_failure(exc, about=about) from exc
         report = flow.report_table(result)
-        yield dg.Output(
-            report,
-            output_name="quarantine",
-            metadata={
-                **table_metadata(report),
-                "report": dg.MetadataValue.md(checks.report_markdown(result)),
-            },
-        )
+        report_meta: dict[str, Any] = {
+            **table_metadata(report),
+            "report": dg.MetadataValue.md(checks.report_markdown(result)),
+        }
+        yield dg.Output(report, output_name="quarantine", metadata=report_meta)
         target = publisher.target()
         dataset_id = config.dataset_id(dataset_key)
         # What is online now (the target's answer, else the event log's): judged once, by the drop check
@@ -257,19 +254,16 @@ def build_dataset_assets(dataset_key: str) -> list[dg.AssetsDefinition]:
                 dataset=dataset_key,
                 preview=f"omv preview {entry.path.name} shows the refused table and its report",
             ) from exc
-        yield dg.Output(
-            result.valid,
-            output_name="table",
-            metadata={
-                **table_metadata(result.valid, schema.fields),
-                **commune_metadata(entry, provided=True),
-                "source_rows": result.source_rows,
-                "valid_rows": len(result.valid),
-                "rejected_rows": result.rejected_rows,
-                "warnings": len(result.warnings),
-                "unknown_columns": ", ".join(result.unknown_columns) or "none",
-            },
-        )
+        table_meta: dict[str, Any] = {
+            **table_metadata(result.valid, schema.fields),
+            **commune_metadata(entry, provided=True),
+            "source_rows": result.source_rows,
+            "valid_rows": len(result.valid),
+            "rejected_rows": result.rejected_rows,
+            "warnings": len(result.warnings),
+            "unknown_columns": ", ".join(result.unknown_columns) or "none",
+        }
+        yield dg.Output(result.valid, output_name="table", metadata=table_meta)
         published = publish(
             publisher,
             result.valid,
