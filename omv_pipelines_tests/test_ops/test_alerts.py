@@ -88,7 +88,9 @@ def _sensor_tick(instance, run, event, alerts: AlertResource):
 
 def test_steps_map_back_to_their_dataset():
     assert dataset_of_step("raw__resilience__defibrillateurs_raw") == "resilience/defibrillateurs"
-    assert dataset_of_step("normalise_publish_mobility_stationnements_velos") == "mobility/stationnements_velos"
+    assert (
+        dataset_of_step("normalise_publish_mobility_stationnements_velos") == "mobility/stationnements_velos"
+    )
     assert (
         dataset_of_step("regional__participation__projets_budget_participatif_regional")
         == "participation/projets_budget_participatif"

@@ -117,7 +117,11 @@ def test_graphql_says_what_the_pictures_show(morning):
     assert re.match(r"Liège \(62063\): 2 of 11 source rows rejected", rejected["evaluation"]["description"])
     roadworks = services.graphql(
         CHECKS,
-        {"key": {"path": ["mobility", "travaux_voiries"]}, "check": "schema_conformance", "partition": "62063-liege"},
+        {
+            "key": {"path": ["mobility", "travaux_voiries"]},
+            "check": "schema_conformance",
+            "partition": "62063-liege",
+        },
     )["assetCheckExecutions"]
     assert roadworks[0]["evaluation"]["description"] == "not provided by Liège (62063)"
 
