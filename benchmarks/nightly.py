@@ -132,8 +132,10 @@ class Tree:
 
         self.psutil = psutil
         self.roots: list[int] = []
+        self.names: dict[str, int] = {}  # service → its root process
         self.peak_rss = 0.0
         self.peak_pss = 0.0
+        self.peak_pss_by_service: dict[str, int] = {}
         self.peak_processes = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
@@ -176,17 +178,29 @@ class Tree:
 
     def _sample(self) -> None:
         """RSS counts the pages a forked worker shares with its parent twice; PSS shares them out, so the
-        PSS sum is the memory the tree really holds. Both are reported; the summary line keeps RSS."""
+        PSS sum is the memory the tree really holds. Both are reported; the summary line keeps RSS. Each
+        service's own peak PSS (with its descendants) says where the memory is."""
         while not self._stop.wait(0.5):
             rss, pss, count = 0, 0, 0
-            for process in self.processes():
+            for name, root in self.names.items():
                 try:
-                    full = process.memory_full_info()
+                    tree = [self.psutil.Process(root)]
+                    tree += tree[0].children(recursive=True)
+                except self.psutil.NoSuchProcess:
+                    continue
+                service_pss = 0
+                for process in tree:
+                    try:
+                        full = process.memory_full_info()
+                    except (self.psutil.NoSuchProcess, self.psutil.AccessDenied):
+                        continue
                     rss += full.rss
-                    pss += getattr(full, "pss", full.rss)
+                    service_pss += getattr(full, "pss", full.rss)
                     count += 1
-                except (self.psutil.NoSuchProcess, self.psutil.AccessDenied):
-                    pass
+                pss += service_pss
+                self.peak_pss_by_service[name] = max(
+                    self.peak_pss_by_service.get(name, 0), round(service_pss / 2**20)
+                )
             self.peak_rss = max(self.peak_rss, rss / 2**20)
             self.peak_pss = max(self.peak_pss, pss / 2**20)
             self.peak_processes = max(self.peak_processes, count)
@@ -477,13 +491,14 @@ def run_dagster(catalog_dir: Path, work: Path, n: int, args: argparse.Namespace)
                 f"celery{worker}",
                 [str(BIN / "dagster-celery"), "worker", "start", "-A", "dagster_celery.app"]
                 + ["-y", str(home / "celery.yaml"), "-q", "dagster", "-n", f"omv{worker}@%h"]
-                + ["--", "--concurrency=1", "--loglevel=WARNING"],
+                + ["--", "--concurrency=1", "--max-tasks-per-child=50", "--loglevel=WARNING"],
             )
     services.start("daemon", [str(BIN / "dagster-daemon"), "run", "-w", ws])
     services.start(
         "webserver", [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(web_port), "-w", ws]
     )
     tree.roots = [p.pid for p in services.processes.values()]
+    tree.names = {name: p.pid for name, p in services.processes.items()}
     tree.start()
     result: dict = {}
     try:
@@ -543,6 +558,7 @@ def run_dagster(catalog_dir: Path, work: Path, n: int, args: argparse.Namespace)
     result["startup_cpu_s"] = startup_cpu
     result["peak_rss_mb"] = tree.peak_rss
     result["peak_pss_mb"] = tree.peak_pss
+    result["peak_pss_mb_by_service"] = tree.peak_pss_by_service
     result["peak_processes"] = tree.peak_processes
     return result
 
