@@ -24,7 +24,10 @@ Production runs on PostgreSQL (deploy/dagster.production.yaml), which this does 
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -43,11 +46,15 @@ MAX_OPEN_SHARDS = 16  # run databases kept open at once (plus the index); a run 
 
 
 def default_base_dir() -> str:
-    """Where Dagster's default SQLite storage keeps event logs, so an existing instance keeps its history."""
+    """Where Dagster's default SQLite storage keeps event logs, so an existing instance keeps its history.
+    Without DAGSTER_HOME, Dagster keeps the whole instance in a temporary folder (`dagster definitions
+    validate`, a command run without a home): so does this, removed when the process ends."""
     home = os.environ.get("DAGSTER_HOME")
-    if not home:
-        raise ValueError("DAGSTER_HOME is not set: the event log storage needs it, or a base_dir")
-    return os.path.join(home, "history", "runs")
+    if home:
+        return os.path.join(home, "history", "runs")
+    folder = tempfile.mkdtemp(prefix="omv-event-log-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
 
 
 class PooledSqliteEventLogStorage(SqliteEventLogStorage):

@@ -123,3 +123,12 @@ def test_a_forked_worker_opens_its_own_connections(tmp_path, monkeypatch):
     assert "ASSET_MATERIALIZATION" in _story(instance, parent.run_id)
     assert instance.get_materialized_partitions(dg.AssetKey("doubled")) == {"a", "b"}
     instance.dispose()
+
+
+def test_without_a_dagster_home_events_go_to_a_temporary_folder(monkeypatch):
+    """As Dagster does for `dagster definitions validate` or any command run without a home."""
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    storage = PooledSqliteEventLogStorage()
+    folder = Path(storage._base_dir)
+    assert folder.name.startswith("omv-event-log-") and (folder / "index.db").exists()
+    storage.dispose()
