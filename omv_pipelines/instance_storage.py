@@ -24,10 +24,7 @@ Production runs on PostgreSQL (deploy/dagster.production.yaml), which this does 
 
 from __future__ import annotations
 
-import atexit
 import os
-import shutil
-import tempfile
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -45,25 +42,28 @@ from sqlalchemy.pool import QueuePool
 MAX_OPEN_SHARDS = 16  # run databases kept open at once (plus the index); a run writes to its own
 
 
-def default_base_dir() -> str:
-    """Where Dagster's default SQLite storage keeps event logs, so an existing instance keeps its history.
-    Without DAGSTER_HOME, Dagster keeps the whole instance in a temporary folder (`dagster definitions
-    validate`, a command run without a home): so does this, removed when the process ends."""
-    home = os.environ.get("DAGSTER_HOME")
-    if home:
-        return os.path.join(home, "history", "runs")
-    folder = tempfile.mkdtemp(prefix="omv-event-log-")
-    atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    return folder
-
-
 class PooledSqliteEventLogStorage(SqliteEventLogStorage):
     """`SqliteEventLogStorage` with one engine and one kept connection per database file."""
 
     def __init__(self, base_dir: str | None = None, inst_data: ConfigurableClassData | None = None):
+        """Without `base_dir` (dagster.yaml gives none), the files are where Dagster's default storage keeps
+        them, `<instance root>/history/runs`: known once the instance registers itself, which it does as
+        soon as it is made, before any read or write."""
         self._engines: OrderedDict[str, db.engine.Engine] = OrderedDict()
         self._engines_pid = os.getpid()
-        super().__init__(base_dir or default_base_dir(), inst_data=inst_data)
+        self._inst_data = inst_data
+        self._opened = False
+        if base_dir is not None:
+            self._open(base_dir)
+
+    def _open(self, base_dir: str) -> None:
+        super().__init__(base_dir, inst_data=self._inst_data)
+        self._opened = True
+
+    def register_instance(self, instance: dg.DagsterInstance) -> None:
+        if not self._opened:
+            self._open(os.path.join(instance.root_directory, "history", "runs"))
+        super().register_instance(instance)
 
     @classmethod
     def config_type(cls) -> dict[str, Any]:

@@ -125,10 +125,15 @@ def test_a_forked_worker_opens_its_own_connections(tmp_path, monkeypatch):
     instance.dispose()
 
 
-def test_without_a_dagster_home_events_go_to_a_temporary_folder(monkeypatch):
-    """As Dagster does for `dagster definitions validate` or any command run without a home."""
-    monkeypatch.delenv("DAGSTER_HOME", raising=False)
-    storage = PooledSqliteEventLogStorage()
-    folder = Path(storage._base_dir)
-    assert folder.name.startswith("omv-event-log-") and (folder / "index.db").exists()
-    storage.dispose()
+def test_the_files_follow_the_instance_not_the_environment(tmp_path, monkeypatch):
+    """An instance opened from its folder (DagsterInstance.from_config, DAGSTER_HOME elsewhere or unset)
+    reads the event log in that folder, where its runs wrote it."""
+    writer = _instance(tmp_path / "home", monkeypatch)
+    run = _run(writer, "a")
+    writer.dispose()
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "elsewhere"))
+    with dg.DagsterInstance.from_config(str(tmp_path / "home")) as reader:
+        assert isinstance(reader.event_log_storage, PooledSqliteEventLogStorage)
+        assert "ASSET_MATERIALIZATION" in _story(reader, run.run_id)
+        assert reader.get_materialized_partitions(dg.AssetKey("doubled")) == {"a"}
+    assert not (tmp_path / "elsewhere").exists()
