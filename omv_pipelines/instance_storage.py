@@ -123,6 +123,8 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
         super().upgrade()
 
     def dispose(self) -> None:
+        if not self._opened:  # never registered with an instance: nothing was opened
+            return
         self._close_all()
         super().dispose()
 
