@@ -107,6 +107,10 @@ def build_dataset_assets(dataset_key: str) -> list[dg.AssetsDefinition]:
     standard = schema.standard
     owner_tags = {"theme": theme, "dataset": schema.name}
 
+    def commune_out(key: dg.AssetKey, kinds: set[str], **more: Any) -> dg.AssetOut:
+        """An output of the commune step: the same owner, tags and kinds fields as every commune asset."""
+        return dg.AssetOut(key=key, kinds=kinds, tags=owner_tags, owners=[TEAM], **more)
+
     @dg.asset(
         key=k.raw,
         partitions_def=communes_partitions,
@@ -149,31 +153,25 @@ def build_dataset_assets(dataset_key: str) -> list[dg.AssetsDefinition]:
 
     @dg.multi_asset(
         outs={
-            "table": dg.AssetOut(
-                key=k.table,
-                kinds={"pandas", "parquet"},
-                tags=owner_tags,
-                owners=[TEAM],
+            "table": commune_out(
+                k.table,
+                {"pandas", "parquet"},
                 is_required=False,
                 description=f"{title} — step 2 of 4, the commune's table in the shared schema"
                 + (f" ({standard['author']} {standard['name']} {standard['version']})" if standard else "")
                 + ": valid rows only, checked per commune (Checks tab). A table the drop check refuses is "
                 "not stored: the partition keeps its last good table.",
             ),
-            "quarantine": dg.AssetOut(
-                key=k.quarantine,
-                kinds={"pandas", "parquet"},
-                tags=owner_tags,
-                owners=[TEAM],
+            "quarantine": commune_out(
+                k.quarantine,
+                {"pandas", "parquet"},
                 description=f"{title} — step 3 of 4, quarantine: the problems found in the commune's "
                 "source, one row each (rejected rows and warnings), with source row, field, error type, "
                 "message and raw value; the `report` metadata is the validation report.",
             ),
-            "publication": dg.AssetOut(
-                key=k.odwb,
-                kinds={"opendatasoft", "csv"},
-                tags=owner_tags,
-                owners=[TEAM],
+            "publication": commune_out(
+                k.odwb,
+                {"opendatasoft", "csv"},
                 is_required=False,
                 freshness_policy=FRESHNESS,
                 description=f"{title} — step 4 of 4, publication: the commune's dataset on ODWB (or in the "
