@@ -34,6 +34,7 @@ import argparse
 import json
 import os
 import resource
+import shlex
 import shutil
 import signal
 import socket
@@ -54,8 +55,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import nightly_data  # noqa: E402
 
 BIN = Path(sys.executable).parent
+
 BRUSSELS = ZoneInfo("Europe/Brussels")
 PG_ADMIN = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+
+
+def run_worker_args(unit: Path = REPO / "deploy" / "systemd" / "omv-run-worker.service") -> list[str]:
+    """The run worker's command line as the deployed unit gives it (after the `celery` executable), with
+    a process per core of this machine: the benchmark measures what is deployed."""
+    text = unit.read_text(encoding="utf-8").replace("\\\n", " ")
+    line = next(x for x in text.splitlines() if x.startswith("ExecStart="))
+    args = shlex.split(line.removeprefix("ExecStart="))[1:]
+    cores = f"--concurrency={os.cpu_count() or 2}"
+    return [cores if a.startswith("--concurrency=") else a.replace("%%H", "%h") for a in args]
 
 
 def free_port() -> int:
@@ -243,13 +255,10 @@ class Services:
         for name in [*names, *extra]:  # the Celery workers before their broker
             if process := self.processes.get(name):
                 try:
-                    if name.startswith("celery"):
+                    if name == "run_worker":
                         # The worker's main process only: it stops and reaps its pool processes (whose
                         # CPU then counts); a signal to the whole group would orphan them.
-                        import psutil
-
-                        for child in psutil.Process(process.pid).children():
-                            child.terminate()
+                        process.terminate()
                     else:
                         os.killpg(process.pid, signal.SIGTERM)
                 except (ProcessLookupError, psutil_error()):
@@ -423,16 +432,13 @@ def run_dagster(catalog_dir: Path, work: Path, n: int, args: argparse.Namespace)
     redis_port = free_port()
     broker = f"redis://127.0.0.1:{redis_port}"
     if args.launcher == "celery":
-        # Runs as Celery tasks: each worker process imports the code location once and runs commune after
-        # commune (deploy/README.md "Scale"); one worker process per core.
+        # Runs as Celery tasks in a run worker that imports the code location once (deploy/README.md
+        # "A whole night"); its broker is given to it by OMV_CELERY_BROKER / OMV_CELERY_BACKEND below.
         with open(home / "dagster.yaml", "a", encoding="utf-8") as out:
             out.write(
                 "\nrun_launcher:\n  module: dagster_celery.launcher\n  class: CeleryRunLauncher\n"
                 f"  config:\n    default_queue: dagster\n    broker: {broker}/0\n    backend: {broker}/1\n"
             )
-        (home / "celery.yaml").write_text(
-            f"execution:\n  config:\n    broker: {broker}/0\n    backend: {broker}/1\n"
-        )
     code_port, web_port = free_port(), free_port()
     (home / "workspace.yaml").write_text(
         f"load_from:\n  - grpc_server: {{host: 127.0.0.1, port: {code_port}, location_name: omv_pipelines}}\n"
@@ -443,6 +449,8 @@ def run_dagster(catalog_dir: Path, work: Path, n: int, args: argparse.Namespace)
         "OMV_CATALOG": str(catalog_dir),
         "OMV_DATA_DIR": str(work / "dagster_data"),
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "OMV_CELERY_BROKER": f"{broker}/0",
+        "OMV_CELERY_BACKEND": f"{broker}/1",
         **({"DAGSTER_PG_URL": pg_url} if pg_url else {}),
     }
     for name in ("ODWB_URL", "ODWB_API_KEY", "OMV_ALERT_WEBHOOK_URL", "OMV_SMTP_HOST"):
@@ -486,13 +494,9 @@ def run_dagster(catalog_dir: Path, work: Path, n: int, args: argparse.Namespace)
                 str(home),
             ],
         )
-        for worker in range(os.cpu_count() or 2):
-            services.start(
-                f"celery{worker}",
-                [str(BIN / "dagster-celery"), "worker", "start", "-A", "dagster_celery.app"]
-                + ["-y", str(home / "celery.yaml"), "-q", "dagster", "-n", f"omv{worker}@%h"]
-                + ["--", "--concurrency=1", "--max-tasks-per-child=50", "--loglevel=WARNING"],
-            )
+        # As deploy/systemd/omv-run-worker.service starts it: one worker, a process per core for the runs,
+        # forked from a main process that has the code location loaded (omv_pipelines/run_worker.py).
+        services.start("run_worker", [str(BIN / "celery"), *run_worker_args()])
     services.start("daemon", [str(BIN / "dagster-daemon"), "run", "-w", ws])
     services.start(
         "webserver", [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(web_port), "-w", ws]

@@ -3,20 +3,17 @@ loopback (dagster-celery, the path deploy/README.md documents), tables written t
 manager to a `file://` fsspec URL, as they would be to shared storage (s3://, gs://, abfs://)."""
 
 import os
-import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 import pytest
 
-from omv_pipelines_tests.test_ops.helpers import free_port
+from omv_pipelines_tests.test_scale.helpers import REDIS, wait
 
 pytest.importorskip("dagster_celery", reason="pip install -e '.[celery]'")
-REDIS = shutil.which("redis-server")
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).parents[2]
 pytestmark = [
@@ -24,40 +21,6 @@ pytestmark = [
     pytest.mark.timeout(180),
     pytest.mark.skipif(not REDIS, reason="apt-get install redis-server (scripts/bootstrap.sh --dev)"),
 ]
-
-
-def _wait(predicate, what: str, timeout_s: float = 60):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-@pytest.fixture
-def redis_url(tmp_path):
-    port = free_port()
-    server = subprocess.Popen(
-        [REDIS, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-        + ["--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    import redis
-
-    client = redis.Redis(host="127.0.0.1", port=port)
-
-    def up() -> bool:
-        try:
-            return bool(client.ping())
-        except redis.ConnectionError:
-            return False
-
-    _wait(up, "redis-server")
-    yield f"redis://127.0.0.1:{port}"
-    server.terminate()
-    server.wait(timeout=10)
 
 
 def test_two_celery_workers_execute_the_steps_of_a_job(tmp_path, redis_url, monkeypatch):
@@ -95,7 +58,7 @@ def test_two_celery_workers_execute_the_steps_of_a_job(tmp_path, redis_url, monk
                 )
             )
             log.close()
-        _wait(
+        wait(
             lambda: all(b"ready" in (tmp_path / f"{n}.log").read_bytes() for n in ("w1", "w2")),
             "both workers ready",
             90,
