@@ -15,7 +15,7 @@ the seven regional datasets (`flow.consolidate`).
 
 Dagster: a throwaway DAGSTER_HOME with the project's instance config (`dagster.yaml`, or
 `deploy/dagster.production.yaml` on a scratch PostgreSQL database with `--postgres`), a code server
-(`dagster code-server start`, as deploy/systemd runs it), `dagster-daemon run` and `dagster-webserver` on
+(`dagster api grpc`, as deploy/systemd runs it), `dagster-daemon run` and `dagster-webserver` on
 a gRPC workspace. The communes' partitions exist (as after their first night); each catalogue file names a
 cron a minute or two ahead, so the daemon's scheduler ticks it for real and the QueuedRunCoordinator
 launches the runs; the `regional_after_communes` sensor then requests the regional rebuild. Measured from
@@ -148,6 +148,7 @@ class Tree:
         self.peak_rss = 0.0
         self.peak_pss = 0.0
         self.peak_pss_by_service: dict[str, int] = {}
+        self.at_peak: list[tuple[str, int]] = []  # (process, PSS MB) at the sample of the peak PSS
         self.peak_processes = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
@@ -194,6 +195,7 @@ class Tree:
         service's own peak PSS (with its descendants) says where the memory is."""
         while not self._stop.wait(0.5):
             rss, pss, count = 0, 0, 0
+            sample: list[tuple[str, int]] = []
             for name, root in self.names.items():
                 try:
                     tree = [self.psutil.Process(root)]
@@ -209,11 +211,14 @@ class Tree:
                     rss += full.rss
                     service_pss += getattr(full, "pss", full.rss)
                     count += 1
+                    sample.append((f"{name}:{process.pid}", round(getattr(full, "pss", full.rss) / 2**20)))
                 pss += service_pss
                 self.peak_pss_by_service[name] = max(
                     self.peak_pss_by_service.get(name, 0), round(service_pss / 2**20)
                 )
             self.peak_rss = max(self.peak_rss, rss / 2**20)
+            if pss / 2**20 > self.peak_pss:
+                self.at_peak = sorted(sample, key=lambda item: -item[1])
             self.peak_pss = max(self.peak_pss, pss / 2**20)
             self.peak_processes = max(self.peak_processes, count)
 
@@ -475,7 +480,7 @@ def run_dagster(catalog_dir: Path, work: Path, n: int, args: argparse.Namespace)
     ws = str(home / "workspace.yaml")
     services.start(
         "code_server",
-        [str(BIN / "dagster"), "code-server", "start", "-h", "127.0.0.1", "-p", str(code_port)]
+        [str(BIN / "dagster"), "api", "grpc", "-h", "127.0.0.1", "-p", str(code_port)]
         + ["-m", "omv_pipelines.definitions", "--location-name", "omv_pipelines"],
     )
     wait_for_code_server(code_port, services)
@@ -537,12 +542,16 @@ def run_dagster(catalog_dir: Path, work: Path, n: int, args: argparse.Namespace)
         first_create = min(r.create_timestamp.timestamp() for r in commune_records)
         last_commune_end = max(r.end_time or 0 for r in commune_records)
         regional_record = instance.get_run_record_by_id(regional.run_id)
+        # How busy the run slots were: the commune runs' summed durations over the commune phase.
+        first_start = min(r.start_time or 0 for r in commune_records)
+        busy = sum((r.end_time or 0) - (r.start_time or 0) for r in commune_records)
         tick_ts = tick.timestamp()
         result.update(
             commune_runs=statuses,
             regional_status=regional.status.value,
             tick_to_first_run_s=first_create - tick_ts,
             tick_to_communes_done_s=last_commune_end - tick_ts,
+            mean_runs_in_flight=busy / max(last_commune_end - first_start, 1e-9),
             sensor_wait_s=regional_record.create_timestamp.timestamp() - last_commune_end,
             regional_run_s=(regional_record.end_time or 0) - (regional_record.start_time or 0),
             wall_s=wall,
@@ -563,6 +572,7 @@ def run_dagster(catalog_dir: Path, work: Path, n: int, args: argparse.Namespace)
     result["peak_rss_mb"] = tree.peak_rss
     result["peak_pss_mb"] = tree.peak_pss
     result["peak_pss_mb_by_service"] = tree.peak_pss_by_service
+    result["pss_mb_at_peak"] = dict(tree.at_peak)
     result["peak_processes"] = tree.peak_processes
     return result
 
