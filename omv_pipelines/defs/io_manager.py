@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import tempfile
 import uuid
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -124,6 +125,9 @@ class ParquetIOManager(dg.ConfigurableIOManager):
     def load_input(self, context: dg.InputContext) -> pd.DataFrame | dict[str, pd.DataFrame]:
         fs, root = self._fs()
         key = context.asset_key
+        # An input may name the only columns it reads (`AssetIn(metadata={"columns": [...]})`): a reader
+        # of every commune's tables then holds just those (the scorecard, defs/scorecard.py).
+        columns = (context.definition_metadata or {}).get("columns")
         if context.has_asset_partitions and (
             context.has_partition_key is False or len(context.asset_partition_keys) > 1
         ):
@@ -132,7 +136,7 @@ class ParquetIOManager(dg.ConfigurableIOManager):
                 path = self._path(root, key, each)
                 if fs.exists(path):
                     with fs.open(path, "rb") as src:
-                        tables[each] = pd.read_parquet(src)
+                        tables[each] = read_columns(src, columns)
             return tables
         partition = context.asset_partition_key if context.has_asset_partitions else None
         path = self._path(root, key, partition)
@@ -143,4 +147,16 @@ class ParquetIOManager(dg.ConfigurableIOManager):
                 + f" at {path}: materialise it first"
             )
         with fs.open(path, "rb") as src:
-            return pd.read_parquet(src)
+            return read_columns(src, columns)
+
+
+def read_columns(src: Any, columns: list[str] | None) -> pd.DataFrame:
+    """A stored table, or only those of `columns` it has (an empty table of a commune that does not
+    provide the dataset has none)."""
+    if columns is None:
+        return pd.read_parquet(src)
+    import pyarrow.parquet as pq
+
+    present = set(pq.read_schema(src).names)
+    src.seek(0)
+    return pd.read_parquet(src, columns=[name for name in columns if name in present])

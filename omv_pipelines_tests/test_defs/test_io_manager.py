@@ -50,3 +50,26 @@ def test_a_refused_output_is_kept_aside_and_readers_keep_the_last_value_that_pas
     _materialise(io_manager, [table], "a", rows=11)  # passed again: the refused one is gone
     assert len(pd.read_parquet(tmp_path / "table/a.parquet")) == 11
     assert not (tmp_path / "table/a.refused.parquet").exists()
+
+
+@dg.asset(partitions_def=PARTS)
+def wide() -> pd.DataFrame:
+    return pd.DataFrame({"id": ["x", "y"], "geometry": ["POINT", "POINT"], "notes": ["long", "text"]})
+
+
+@dg.asset(ins={"tables": dg.AssetIn("wide", metadata={"columns": ["id", "geometry", "absent"]})})
+def narrow(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {"part": sorted(tables), "columns": [",".join(tables[p].columns) for p in sorted(tables)]}
+    )
+
+
+def test_an_input_naming_its_columns_reads_only_those_the_tables_have(tmp_path):
+    io_manager = ParquetIOManager(base_path=str(tmp_path))
+    for partition in ("a", "b"):
+        assert dg.materialize([wide], partition_key=partition, resources={"io_manager": io_manager}).success
+    assert dg.materialize([wide, narrow], selection=[narrow], resources={"io_manager": io_manager}).success
+    assert pd.read_parquet(tmp_path / "narrow.parquet").to_dict("list") == {
+        "part": ["a", "b"],
+        "columns": ["id,geometry", "id,geometry"],  # "notes" not read; "absent" is in no table
+    }
