@@ -20,7 +20,12 @@ from __future__ import annotations
 import gc
 import os
 
-from dagster_celery.app import app, execute_job, resume_job  # noqa: F401 (the tasks the worker serves)
+# Arrow's buffers from the C library's allocator rather than its own pool (mimalloc), which kept what the
+# scorecard's reading of every commune's tables had used: ≈ 75 MB less at the night's peak (N=261).
+# Before pyarrow is imported; a value set in the environment wins.
+os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
+
+from dagster_celery.app import app, execute_job, resume_job  # noqa: E402, F401 (the tasks it serves)
 
 DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
 DEFAULT_BACKEND = "redis://127.0.0.1:6379/1"
