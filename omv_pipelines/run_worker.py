@@ -56,5 +56,4 @@ def preload() -> None:
     gc.freeze()
 
 
-if os.environ.get("OMV_RUN_WORKER_PRELOAD", "1") != "0":
-    preload()
+preload()
