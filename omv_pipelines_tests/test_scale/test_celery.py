@@ -4,22 +4,20 @@ manager to a `file://` fsspec URL, as they would be to shared storage (s3://, gs
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 import pytest
 
-from omv_pipelines_tests.test_scale.helpers import REDIS, wait
+from omv_pipelines_tests.test_scale.helpers import BIN, NEEDS_REDIS, wait
 
 pytest.importorskip("dagster_celery", reason="pip install -e '.[celery]'")
-BIN = Path(sys.executable).parent
 REPO = Path(__file__).parents[2]
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.timeout(180),
-    pytest.mark.skipif(not REDIS, reason="apt-get install redis-server (scripts/bootstrap.sh --dev)"),
+    NEEDS_REDIS,
 ]
 
 

@@ -5,7 +5,6 @@ from the worker's main process (which has the code location loaded), replaced af
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import dagster as dg
@@ -16,15 +15,14 @@ from dagster._core.definitions.reconstruct import ReconstructableRepository
 
 from omv_pipelines import definitions
 from omv_pipelines.defs.local import ensure_partitions
-from omv_pipelines_tests.test_scale.helpers import REDIS, wait
+from omv_pipelines_tests.test_scale.helpers import BIN, NEEDS_REDIS, wait
 
 pytest.importorskip("dagster_celery", reason="pip install -e '.[celery]'")
-BIN = Path(sys.executable).parent
 REPO = Path(__file__).parents[2]
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.timeout(240),
-    pytest.mark.skipif(not REDIS, reason="apt-get install redis-server (scripts/bootstrap.sh --dev)"),
+    NEEDS_REDIS,
 ]
 FINISHED = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
 
